@@ -1,0 +1,8 @@
+"""Checks: pure functions from facts and inputs to verdicts.
+
+Importing this package registers every check module in ``REGISTRY``.
+"""
+
+from sphere_stig.checks.base import REGISTRY, Check, Facts, Inputs, register
+
+__all__ = ["REGISTRY", "Check", "Facts", "Inputs", "register"]
