@@ -1,0 +1,62 @@
+"""Reachability probes from the machine that runs the suite.
+
+These say whether a host answers on a port, not whether the Sphere server
+itself can reach it: the evidence of every port result names the runner as
+the source of the probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PortProbe:
+    address: str
+    port: int
+    state: str  # "open", "refused", "timeout", "unreachable"
+    detail: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.state == "open"
+
+
+def probe_tcp(address: str, port: int, timeout: float, tls_name: str | None = None) -> PortProbe:
+    """TCP connect, and a TLS handshake on top when ``tls_name`` is given.
+
+    The handshake does not validate the certificate: trust is judged by the
+    certificate checks, this probe only proves that TLS is spoken.
+    """
+    log.debug("RUN tcp connect %s:%d tls=%s", address, port, bool(tls_name))
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except ConnectionRefusedError:
+        return PortProbe(address, port, "refused", "connection refused")
+    except TimeoutError:
+        return PortProbe(address, port, "timeout", f"no answer within {timeout:g} s")
+    except OSError as exc:
+        return PortProbe(address, port, "unreachable", exc.strerror or str(exc))
+    with sock:
+        if tls_name is None:
+            return PortProbe(address, port, "open", "TCP connection accepted")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with context.wrap_socket(sock, server_hostname=tls_name) as tls:
+                cert = tls.getpeercert(binary_form=True) or b""
+                return PortProbe(
+                    address,
+                    port,
+                    "open",
+                    f"TLS handshake completed ({tls.version()}, {tls.cipher()[0]}, "
+                    f"certificate of {len(cert)} bytes)",
+                )
+        except (ssl.SSLError, OSError) as exc:
+            return PortProbe(address, port, "refused", f"TCP open but TLS failed: {exc}")

@@ -1,0 +1,75 @@
+"""From a catalog entry and a host to a verdict: the step between data and checks.
+
+This module decides which facts a rule needs, whether the organisation has
+given the inputs it depends on, and which check judges it. It raises
+``CollectionError`` and ``CheckError`` unchanged; the pytest glue turns them
+into error results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphere_stig import catalog
+from sphere_stig.checks import REGISTRY, Facts, Inputs
+from sphere_stig.collectors.cache import FactCache
+from sphere_stig.inventory import Host
+from sphere_stig.outcome import Evidence, Verdict, not_reviewed
+
+NOT_IMPLEMENTED = "check not implemented yet"
+
+
+def inputs_for(host: Host) -> Inputs:
+    """The host's organisation values over the catalog defaults."""
+    values: dict[str, Any] = {
+        name: spec.default
+        for name, spec in catalog.load_inputs().items()
+        if spec.default is not None
+    }
+    values.update(host.inputs)
+    return Inputs(sphere_root=host.sphere_root, https_port=host.https_port, values=values)
+
+
+def missing_inputs(rule: catalog.Rule, inputs: Inputs) -> list[str]:
+    return [name for name in rule.inputs if inputs.get(name) in (None, "", [], {})]
+
+
+def evaluate_rule(rule: catalog.Rule, host: Host, cache: FactCache) -> Verdict:
+    if rule.manual:
+        return not_reviewed(
+            f"Manual check: {rule.procedure.strip()}",
+            Evidence(
+                item="reviewer answer",
+                observed="none recorded",
+                expected=(rule.record or "the reviewer's result").strip(),
+                source="manual procedure",
+            ),
+        )
+    check = REGISTRY.get(rule.check)
+    if check is None:
+        return not_reviewed(
+            f"{NOT_IMPLEMENTED} ({rule.check}); verify by hand: {rule.procedure.strip()}"
+        )
+    inputs = inputs_for(host)
+    missing = missing_inputs(rule, inputs)
+    if missing:
+        return not_reviewed(
+            "organisation input not set: "
+            + ", ".join(missing)
+            + "; add it under site.inputs (or the host's inputs) in the inventory",
+            *(
+                Evidence(
+                    item=f"input {name}",
+                    observed="not set",
+                    expected=catalog.load_inputs()[name].description.strip(),
+                    source=f"inventory {host.name}",
+                )
+                for name in missing
+            ),
+        )
+    facts = Facts(
+        host=host.name,
+        windows=cache.windows(host) if "windows" in check.needs else None,
+        tls=cache.tls(host) if "tls" in check.needs else None,
+    )
+    return check.fn(facts, inputs)

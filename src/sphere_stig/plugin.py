@@ -1,0 +1,339 @@
+"""The pytest plugin: inventory options, test generation, outcomes and reports.
+
+Loaded by the repository's ``conftest.py``. Without ``--inventory`` it does
+nothing, so the project's own tests run beside it untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sphere_stig import __version__, catalog, redact
+from sphere_stig.inventory import Inventory, InventoryError, load
+from sphere_stig.outcome import CheckError, CollectionError, Status, Verdict
+from sphere_stig.results import PROPERTY, Result, write_json
+
+log = logging.getLogger(__name__)
+
+CAT_MARKERS = {"high": "cat1", "medium": "cat2", "low": "cat3"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One generated test: a rule or port row on one host."""
+
+    kind: str
+    entry: object  # catalog.Rule or catalog.PortRow
+    host: object  # inventory.Host
+
+    @property
+    def id(self) -> str:
+        return self.entry.vuln_id if self.kind == "stig" else self.entry.id
+
+    def __repr__(self) -> str:
+        # Shown by pytest and Allure as the parameter value.
+        return f"{self.id}@{self.host.name}"
+
+
+@dataclass
+class RunState:
+    inventory: Inventory
+    report_dir: Path | None
+    started: dt.datetime
+    results: list[Result] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[RunState]()
+VERDICT = pytest.StashKey[Verdict]()
+CASE = pytest.StashKey[Case]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sphere-stig", "ISEC7 Sphere STIG acceptance")
+    group.addoption(
+        "--inventory",
+        metavar="NAME",
+        help="inventory to check: a name in inventories/ (lab, prod...) or a path",
+    )
+    group.addoption(
+        "--limit",
+        metavar="PATTERN",
+        help="only hosts whose name or group matches these comma-separated globs",
+    )
+    group.addoption(
+        "--reports-dir",
+        metavar="DIR",
+        help="where run reports go (default: reports/ beside the inventories)",
+    )
+    parser.addini(
+        "sphere_inventory_dir", "folder that holds named inventories", default="inventories"
+    )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in (
+        ("cat1", "CAT I (high severity) STIG rules"),
+        ("cat2", "CAT II (medium severity) STIG rules"),
+        ("cat3", "CAT III (low severity) STIG rules"),
+        ("stig", "a STIG rule on a host"),
+        ("ports", "a port and protocol table row on a host"),
+        ("manual", "a rule that needs a reviewer's answer"),
+    ):
+        config.addinivalue_line("markers", f"{name}: {text}")
+    name = config.getoption("inventory")
+    if not name:
+        return
+    directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
+    try:
+        inventory = load(name, directory, catalog.ROLES).limited(
+            config.getoption("limit")
+        )
+    except InventoryError as exc:
+        raise pytest.UsageError(f"inventory error: {exc}") from None
+
+    started = dt.datetime.now(dt.timezone.utc)
+    report_dir = None
+    if not _is_worker(config):
+        base = config.getoption("reports_dir") or Path(config.rootpath, "reports")
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        report_dir = Path(base, inventory.name, stamp).resolve()
+        report_dir.mkdir(parents=True, exist_ok=True)
+        _route_reports(config, report_dir)
+    config.stash[STATE] = RunState(inventory, report_dir, started)
+
+
+def _route_reports(config: pytest.Config, report_dir: Path) -> None:
+    """Point pytest-html, JUnit and Allure at the run's folder, unless told otherwise."""
+    option = config.option
+    if not getattr(option, "htmlpath", None):
+        option.htmlpath = str(report_dir / "report.html")
+        option.self_contained_html = True
+    if not getattr(option, "xmlpath", None):
+        option.xmlpath = str(report_dir / "junit.xml")
+    if hasattr(option, "allure_report_dir") and not option.allure_report_dir:
+        option.allure_report_dir = str(report_dir / "allure-results")
+
+
+def _cases(config: pytest.Config, kind: str) -> list[Case]:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    entries = catalog.load_rules() if kind == "stig" else catalog.load_ports()
+    cases = []
+    for entry in entries:
+        roles = entry.roles if kind == "stig" else entry.target_roles
+        for host in state.inventory.hosts:
+            if host.has_role(*roles):
+                cases.append(Case(kind, entry, host))
+    return cases
+
+
+def _param(case: Case):
+    marks = [pytest.mark.xdist_group(case.host.name)]
+    if case.kind == "stig":
+        marks += [pytest.mark.stig, getattr(pytest.mark, CAT_MARKERS[case.entry.severity])]
+        if case.entry.manual:
+            marks.append(pytest.mark.manual)
+    else:
+        marks.append(pytest.mark.ports)
+    return pytest.param(case, id=f"{case.id}-{case.host.name}", marks=marks)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for fixture, kind in (("stig_case", "stig"), ("port_case", "port")):
+        if fixture in metafunc.fixturenames:
+            if STATE not in metafunc.config.stash:
+                raise pytest.UsageError(
+                    "these tests check an inventory: run pytest --inventory NAME "
+                    f"(inventories: {', '.join(_inventory_names(metafunc.config))})"
+                )
+            metafunc.parametrize(
+                fixture, [_param(c) for c in _cases(metafunc.config, kind)]
+            )
+
+
+def _inventory_names(config: pytest.Config) -> list[str]:
+    directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
+    return sorted(p.stem for p in directory.glob("*.yml")) or ["(none)"]
+
+
+def record_verdict(item: pytest.Item, case: Case, verdict: Verdict) -> None:
+    """Called by the verdict fixtures: remember what the check concluded."""
+    item.stash[CASE] = case
+    item.stash[VERDICT] = verdict
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    case = item.stash.get(CASE, None)
+    if case is None:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec else {}
+        case = params.get("stig_case") or params.get("port_case")
+    if case is None:
+        return report
+    result = _result_for(case, item, call, report)
+    if result is not None:
+        report.user_properties.append((PROPERTY, json.dumps(result.to_json())))
+    return report
+
+
+def _result_for(case: Case, item, call, report) -> Result | None:
+    verdict = item.stash.get(VERDICT, None)
+    if report.when == "setup" and report.failed:
+        exc = call.excinfo.value if call.excinfo else None
+        if isinstance(exc, CollectionError | CheckError):
+            reason = str(exc)
+        else:
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+        return _make(case, item, Status.ERROR, f"{case.host.name}: {reason}", (), report)
+    if verdict is None:
+        return None
+    if report.when == "setup" and report.skipped or report.when == "call":
+        return _make(case, item, verdict.status, verdict.summary, verdict.evidence, report)
+    return None
+
+
+def _make(case: Case, item, status, summary, evidence, report) -> Result:
+    entry = case.entry
+    if case.kind == "stig":
+        meta = dict(
+            severity=entry.severity,
+            title=entry.title,
+            stig_id=entry.stig_id,
+            rule_id=entry.rule_id,
+            check=entry.check,
+        )
+    else:
+        meta = dict(title=f"{entry.source} -> {entry.target} {entry.protocols} {entry.port_text}",
+                    check=entry.check)
+    return Result(
+        kind=case.kind,
+        id=case.id,
+        host=case.host.name,
+        status=status,
+        summary=summary,
+        evidence=tuple(evidence),
+        nodeid=item.nodeid,
+        duration=report.duration,
+        **meta,
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    state = _controller_state(report)
+    if state is None:
+        return
+    for name, value in report.user_properties:
+        if name == PROPERTY:
+            result = Result.from_json(json.loads(value))
+            state.results.append(result)
+            _append_stream(state, result)
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def _controller_state(report) -> RunState | None:
+    if not _CONFIG or _is_worker(_CONFIG[0]):
+        return None
+    return _CONFIG[0].stash.get(STATE, None)
+
+
+def _append_stream(state: RunState, result: Result) -> None:
+    """Each result is on disk the moment it is known: an interrupted run keeps it."""
+    if state.report_dir is None:
+        return
+    with open(state.report_dir / "results.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(result.to_json()) + "\n")
+
+
+def run_meta(config: pytest.Config, state: RunState) -> dict:
+    return {
+        "inventory": state.inventory.name,
+        "inventory_file": str(state.inventory.path),
+        "limit": config.getoption("limit") or "",
+        "hosts": [h.name for h in state.inventory.hosts],
+        "started": state.started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "run_by": f"{getpass.getuser()}@{socket.gethostname()}",
+        "suite_version": __version__,
+        "benchmark": catalog.BENCHMARK.model_dump(),
+    }
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(STATE, None)
+    if state is None or state.report_dir is None:
+        return
+    state.meta = run_meta(config, state)
+    write_json(state.results, state.report_dir / "results.json", state.meta)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or state.report_dir is None:
+        return
+    counts: dict[str, int] = {}
+    for r in state.results:
+        counts[r.ckl_status if r.status != Status.ERROR else "error"] = (
+            counts.get(r.ckl_status if r.status != Status.ERROR else "error", 0) + 1
+        )
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no results"
+    rel = os.path.relpath(state.report_dir, Path.cwd())
+    terminalreporter.write_line(f"sphere-stig: {summary}; reports in {rel}/")
+
+
+def pytest_html_report_title(report) -> None:
+    report.title = "ISEC7 Sphere STIG acceptance report"
+
+
+def pytest_html_results_table_header(cells: list) -> None:
+    cells.insert(1, '<th class="sortable" data-column-type="host">Host</th>')
+    cells.insert(2, '<th class="sortable" data-column-type="vuln">Vuln ID</th>')
+    cells.insert(3, '<th class="sortable" data-column-type="cat">CAT</th>')
+    cells.insert(4, '<th class="sortable" data-column-type="status">Status</th>')
+    cells.insert(5, "<th>Evidence</th>")
+
+
+def pytest_html_results_table_row(report, cells: list) -> None:
+    import html
+
+    result = next(
+        (Result.from_json(json.loads(v)) for k, v in report.user_properties if k == PROPERTY),
+        None,
+    )
+    if result is None:
+        for i, text in enumerate(("", "", "", "", "")):
+            cells.insert(1 + i, f"<td>{text}</td>")
+        return
+    status = result.ckl_status if result.status != Status.ERROR else "Error (Not_Reviewed)"
+    evidence = html.escape(redact.scrub(result.details()))
+    cells.insert(1, f'<td class="col-host">{html.escape(result.host)}</td>')
+    cells.insert(2, f'<td class="col-vuln">{html.escape(result.id)}</td>')
+    cells.insert(3, f'<td class="col-cat">{html.escape(result.cat)}</td>')
+    cells.insert(4, f'<td class="col-status">{html.escape(status)}</td>')
+    cells.insert(5, f'<td class="col-evidence"><pre>{evidence}</pre></td>')
