@@ -61,12 +61,18 @@ def compare(xccdf: Path, rules_yml: Path) -> list[str]:
     doc = yaml.safe_load(rules_yml.read_text(encoding="utf-8"))
     problems = diff_rule_ids(doc["rules"], rules)
     ours = doc["benchmark"]
-    for name in ("id", "title", "version", "release", "release_info"):
-        if ours.get(name) != getattr(bench, name):
-            problems.append(f"benchmark {name} is {ours.get(name)!r}, the file says {getattr(bench, name)!r}")
-    for name in ("benchmark_date", "status_date"):
-        if ours.get(name) != getattr(bench, name):
-            problems.append(f"benchmark {name} is {ours.get(name)}, the file says {getattr(bench, name)}")
+    for name in (
+        "id",
+        "title",
+        "version",
+        "release",
+        "release_info",
+        "benchmark_date",
+        "status_date",
+    ):
+        have, want = ours.get(name), getattr(bench, name)
+        if have != want:
+            problems.append(f"benchmark {name} is {have!r}, the file says {want!r}")
     return problems
 
 

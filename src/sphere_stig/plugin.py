@@ -108,13 +108,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
     started = dt.datetime.now(dt.timezone.utc)
     report_dir = None
-    if not _is_worker(config):
+    if not _is_worker(config) and not config.option.collectonly:
         base = config.getoption("reports_dir") or Path(config.rootpath, "reports")
         stamp = started.strftime("%Y%m%dT%H%M%SZ")
         report_dir = Path(base, inventory.name, stamp).resolve()
         report_dir.mkdir(parents=True, exist_ok=True)
         _route_reports(config, report_dir)
-    config.stash[STATE] = RunState(inventory, report_dir, started)
+    state = RunState(inventory, report_dir, started)
+    config.stash[STATE] = state
+    if report_dir is not None and config.pluginmanager.hasplugin("html"):
+        from sphere_stig.html_report import HtmlReport
+
+        config.pluginmanager.register(HtmlReport(state), "sphere-stig-html")
+
+
+def _add_metadata(config: pytest.Config, state: RunState) -> None:
+    """Run facts at the top of the HTML report (pytest-metadata's table)."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    meta = config.stash.get(metadata_key, None)
+    if meta is None:
+        return
+    meta["Inventory"] = f"{state.inventory.name} ({state.inventory.path})"
+    meta["Hosts"] = ", ".join(h.name for h in state.inventory.hosts)
+    meta["Run by"] = f"{getpass.getuser()}@{socket.gethostname()}"
+    meta["Started (UTC)"] = state.started.isoformat(timespec="seconds")
+    meta["Suite version"] = __version__
+    meta["STIG"] = (
+        f"{catalog.BENCHMARK.title} V{catalog.BENCHMARK.version}"
+        f"R{catalog.BENCHMARK.release} ({catalog.BENCHMARK.release_info})"
+    )
 
 
 def _route_reports(config: pytest.Config, report_dir: Path) -> None:
@@ -253,6 +278,9 @@ _CONFIG: list[pytest.Config] = []
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG[:] = [session.config]
+    state = session.config.stash.get(STATE, None)
+    if state is not None and state.report_dir is not None:
+        _add_metadata(session.config, state)
 
 
 def _controller_state(report) -> RunState | None:
@@ -305,35 +333,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no results"
     rel = os.path.relpath(state.report_dir, Path.cwd())
     terminalreporter.write_line(f"sphere-stig: {summary}; reports in {rel}/")
-
-
-def pytest_html_report_title(report) -> None:
-    report.title = "ISEC7 Sphere STIG acceptance report"
-
-
-def pytest_html_results_table_header(cells: list) -> None:
-    cells.insert(1, '<th class="sortable" data-column-type="host">Host</th>')
-    cells.insert(2, '<th class="sortable" data-column-type="vuln">Vuln ID</th>')
-    cells.insert(3, '<th class="sortable" data-column-type="cat">CAT</th>')
-    cells.insert(4, '<th class="sortable" data-column-type="status">Status</th>')
-    cells.insert(5, "<th>Evidence</th>")
-
-
-def pytest_html_results_table_row(report, cells: list) -> None:
-    import html
-
-    result = next(
-        (Result.from_json(json.loads(v)) for k, v in report.user_properties if k == PROPERTY),
-        None,
-    )
-    if result is None:
-        for i, text in enumerate(("", "", "", "", "")):
-            cells.insert(1 + i, f"<td>{text}</td>")
-        return
-    status = result.ckl_status if result.status != Status.ERROR else "Error (Not_Reviewed)"
-    evidence = html.escape(redact.scrub(result.details()))
-    cells.insert(1, f'<td class="col-host">{html.escape(result.host)}</td>')
-    cells.insert(2, f'<td class="col-vuln">{html.escape(result.id)}</td>')
-    cells.insert(3, f'<td class="col-cat">{html.escape(result.cat)}</td>')
-    cells.insert(4, f'<td class="col-status">{html.escape(status)}</td>')
-    cells.insert(5, f'<td class="col-evidence"><pre>{evidence}</pre></td>')

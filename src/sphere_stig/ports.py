@@ -15,23 +15,18 @@ from sphere_stig.collectors.netprobe import probe_tcp
 from sphere_stig.inventory import Host
 from sphere_stig.outcome import Evidence, Verdict, judge, not_applicable, not_reviewed
 
-# Legend conditions that turn a row on, and the inventory input that says so.
-CONDITION_INPUTS = {
-    2: "sql_tunneling_through_agent",
-    3: "exchange2003_activesync_monitoring",
-    4: "blackberry_dynamics_monitoring",
-}
-
 PROBED = {"tcp_port": False, "tls_port": True, "ldap_port": False, "smtp_port": False}
 
 
 def _condition_unmet(row: catalog.PortRow, host: Host) -> Verdict | None:
-    for number, text in zip(row.legend, row.conditions, strict=False):
-        name = CONDITION_INPUTS.get(number)
-        if name is not None and not host.inputs.get(name):
+    for name in row.inputs:
+        if not host.inputs.get(name):
             return not_applicable(
-                f"row applies only when: {text} (inventory input {name} is not true)"
+                f"row applies only when: {' '.join(row.conditions)} "
+                f"(inventory input {name} is not true)"
             )
+    for number, text in zip(row.legend, row.conditions, strict=True):
+        # Legend 5 follows from the connection settings, not from an input.
         if number == 5 and not host.connections.sql.instance:
             return not_applicable(
                 f"row applies only when: {text} (no connections.sql.instance for this host)"
@@ -51,20 +46,23 @@ def evaluate_port(row: catalog.PortRow, host: Host) -> Verdict:
         )
     timeout = host.connections.tls.connect_timeout
     tls_name = (host.connections.tls.server_name or host.fqdn) if PROBED[row.check] else None
-    evidence = []
-    for port in row.ports:
-        probe = probe_tcp(host.address, port, timeout, tls_name)
-        evidence.append(
-            Evidence(
-                item=f"{row.protocols} {row.transport}/{port} on {host.name}",
-                observed=f"{probe.state}: {probe.detail}",
-                expected="accepting connections" + (" with TLS" if tls_name else ""),
-                source=f"probe from the suite runner to {host.address}:{port}",
-                ok=probe.open,
-            )
+    probes = [probe_tcp(host.address, port, timeout, tls_name) for port in row.ports]
+    # "80 / 443" in the table offers alternatives: one of them answering meets
+    # the row, and the closed ones are recorded as context, not as failures.
+    any_open = any(p.open for p in probes)
+    evidence = [
+        Evidence(
+            item=f"{row.protocols} {row.transport}/{p.port} on {host.name}",
+            observed=f"{p.state}: {p.detail}",
+            expected=("one of " + row.port_text if row.match == "any" else "accepting connections")
+            + (" with TLS" if tls_name else ""),
+            source=f"probe from the suite runner to {host.address}:{p.port}",
+            ok=p.open if row.match == "all" or not any_open else (True if p.open else None),
         )
+        for p in probes
+    ]
     return judge(
         f"{host.name} answers on {row.port_text} ({row.protocols})",
-        f"{host.name} does not answer on every port of {row.port_text} ({row.protocols})",
+        f"{host.name} does not answer as {row.port_text} ({row.protocols}) requires",
         *evidence,
     )

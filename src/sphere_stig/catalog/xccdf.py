@@ -87,7 +87,9 @@ def _rule_ids(group: Element, ns: str) -> XccdfRuleIds:
     rule = group.find(f"{ns}Rule")
     if rule is None:
         raise ValueError(f"group {group.get('id')} holds no Rule")
-    idents = [(i.get("system"), (i.text or "").strip()) for i in rule.iter(f"{ns}ident")]
+    idents = [
+        (i.get("system"), (i.text or "").strip()) for i in rule.iter(f"{ns}ident")
+    ]
     legacy = [text for system, text in idents if system == _LEGACY_SYSTEM]
     return XccdfRuleIds(
         vuln_id=group.get("id", ""),
@@ -110,15 +112,23 @@ def diff_rule_ids(
     """
     ours = {r["vuln_id"]: r for r in catalog}
     theirs = {r.vuln_id: r for r in extracted}
-    problems = [f"{v}: in the benchmark, missing from the catalog" for v in theirs.keys() - ours.keys()]
-    problems += [f"{v}: in the catalog, not in the benchmark" for v in ours.keys() - theirs.keys()]
+    problems = [
+        f"{v}: in the benchmark, missing from the catalog"
+        for v in theirs.keys() - ours.keys()
+    ]
+    problems += [
+        f"{v}: in the catalog, not in the benchmark"
+        for v in ours.keys() - theirs.keys()
+    ]
     for vuln_id in [v for v in theirs if v in ours]:
         for name in ID_FIELDS:
             want = getattr(theirs[vuln_id], name)
             have = ours[vuln_id].get(name)
             have = tuple(have) if isinstance(have, list | tuple) else have
             if have != want:
-                problems.append(f"{vuln_id}: {name} is {have!r}, the benchmark says {want!r}")
+                problems.append(
+                    f"{vuln_id}: {name} is {have!r}, the benchmark says {want!r}"
+                )
     common = [v for v in ours if v in theirs]
     if not problems and common != [v for v in theirs if v in ours]:
         problems.append("rules are not in benchmark order")

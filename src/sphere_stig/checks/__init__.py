@@ -3,6 +3,17 @@
 Importing this package registers every check module in ``REGISTRY``.
 """
 
+from sphere_stig.checks import certificate, realm, shutdown, tls
 from sphere_stig.checks.base import REGISTRY, Check, Facts, Inputs, register
 
-__all__ = ["REGISTRY", "Check", "Facts", "Inputs", "register"]
+__all__ = [
+    "REGISTRY",
+    "Check",
+    "Facts",
+    "Inputs",
+    "certificate",
+    "realm",
+    "register",
+    "shutdown",
+    "tls",
+]

@@ -1,0 +1,92 @@
+"""Run the WS-Management test double for one lab host in the foreground.
+
+    python -m lab.winrm_double --host sphere01 --image lab/images/sphere01 \\
+        --address 127.0.0.2 --https-port 5986 --http-port 5985 \\
+        --cert lab/.run/pki/sphere01-winrm.pem --key lab/.run/pki/sphere01-winrm.key \\
+        --user 'LAB\\svc-stig' --password-file lab/.run/secrets/winrm-password
+
+SIGTERM or Ctrl-C stops it cleanly (exit status 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from lab.winrm_double.image import ImageError
+from lab.winrm_double.server import DoubleConfig, WinRMDouble
+
+DEFAULT_PKI_DIR = Path(__file__).resolve().parents[1] / ".run" / "pki"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.winrm_double",
+        description=(
+            "WS-Management test double for a lab host: answers the suite's "
+            "collector scripts from a host image. It runs no PowerShell."
+        ),
+    )
+    parser.add_argument("--host", required=True, help="lab host name, e.g. sphere01")
+    parser.add_argument("--image", required=True, type=Path, help="image folder (fs/ and windows.json)")
+    parser.add_argument("--address", required=True, help="loopback address to bind, e.g. 127.0.0.2")
+    parser.add_argument("--https-port", type=int, default=5986, help="HTTPS listener port (0: none)")
+    parser.add_argument("--http-port", type=int, default=5985, help="HTTP listener port (0: none)")
+    parser.add_argument("--cert", type=Path, help="PEM certificate (chain) of the HTTPS listener")
+    parser.add_argument("--key", type=Path, help="PEM private key of the HTTPS listener")
+    parser.add_argument("--user", required=True, help="the one user Basic authentication accepts")
+    parser.add_argument("--password-file", required=True, type=Path, help="file holding that user's password")
+    parser.add_argument(
+        "--pki-dir", type=Path, default=DEFAULT_PKI_DIR,
+        help="lab PKI folder; its ca.pem joins the root store of hosts that trust it",
+    )
+    parser.add_argument("--log", type=Path, help="log file (default: stderr)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    logging.basicConfig(
+        filename=args.log,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        print(f"cannot read --password-file {args.password_file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    config = DoubleConfig(
+        host=args.host,
+        image=args.image,
+        address=args.address,
+        https_port=args.https_port or None,
+        http_port=args.http_port or None,
+        cert=args.cert,
+        key=args.key,
+        user=args.user,
+        password=password,
+        pki_dir=args.pki_dir,
+    )
+    try:
+        double = WinRMDouble(config)
+        double.start()
+    except (ImageError, ValueError, OSError) as exc:
+        logging.getLogger("lab.winrm_double").error("cannot start: %s", exc)
+        print(f"WS-Management test double for {args.host}: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

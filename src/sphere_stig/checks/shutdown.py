@@ -1,0 +1,136 @@
+"""V-224789: Tomcat's shutdown listener is off.
+
+The STIG's check text asks for ``shutdown="-1"`` on the ``<Server>`` element.
+In Tomcat that attribute is only the command word the listener waits for;
+the listener itself is opened on ``port`` (default 8005, bound to
+``address``, default localhost) and only ``port="-1"`` keeps it closed
+(``StandardServer.await``). So the literal check is recorded for the auditor,
+and the verdict follows the rule's intent: pass when ``port`` is -1, or when
+nothing listens on the configured port.
+"""
+
+from __future__ import annotations
+
+from sphere_stig.checks.base import Facts, Inputs, register
+from sphere_stig.checks.common import (
+    conclude,
+    load_server_config,
+    refuse_unresolved,
+    require_windows,
+)
+from sphere_stig.outcome import CheckError, Evidence, Verdict
+from sphere_stig.parsers.tomcat import DEFAULT_SHUTDOWN, ServerConfig
+
+_STIG_NOTE = (
+    "the STIG text names the shutdown attribute, but Tomcat reads it only as the "
+    'command word; the listener is disabled with port="-1"'
+)
+
+
+@register("shutdown_port", needs=("windows",))
+def shutdown_port(facts: Facts, inputs: Inputs) -> Verdict:
+    config, source = load_server_config(facts, inputs)
+    windows = require_windows(facts)
+    refuse_unresolved(
+        (p for p in config.placeholders if p.element == "Server"),
+        ("port", "portOffset", "shutdown"),
+        source,
+    )
+    evidence = [_literal_check(config, source), _port_setting(config, source)]
+    port = config.shutdown_port
+    if port is not None:
+        if port == 0:
+            evidence.append(
+                Evidence(
+                    item="shutdown listener",
+                    observed=(
+                        'port="0" makes Tomcat open the listener on a random free '
+                        "port, which cannot be told apart from other listeners"
+                    ),
+                    expected='port="-1"',
+                    source=source,
+                    ok=False,
+                )
+            )
+        else:
+            if not windows.listeners:
+                raise CheckError(
+                    f"{facts.host}: the collector returned no listening TCP ports at "
+                    f"all, so whether port {port} is open cannot be told (a running "
+                    "Sphere server always listens somewhere); check the host facts "
+                    "script's listener query and run again"
+                )
+            evidence.append(_listener(windows.listeners, port, config, facts.host))
+    return conclude(
+        "Tomcat's shutdown listener is not reachable",
+        "Tomcat's shutdown listener is open",
+        evidence,
+    )
+
+
+def _literal_check(config: ServerConfig, source: str) -> Evidence:
+    raw = config.shutdown_raw
+    if raw == "-1":
+        observed = 'shutdown="-1" (the literal STIG check passes)'
+    elif raw is None:
+        observed = (
+            f'shutdown absent, so Tomcat uses the command word "{DEFAULT_SHUTDOWN}" '
+            "(the literal STIG check fails)"
+        )
+    else:
+        # A custom command word works like a password for the listener.
+        observed = (
+            "shutdown holds a custom command word, not shown "
+            "(the literal STIG check fails)"
+        )
+    return Evidence(
+        item="Server shutdown attribute (literal STIG check)",
+        observed=f"{observed}; {_STIG_NOTE}",
+        expected='shutdown="-1" as the STIG check text asks',
+        source=source,
+        ok=None,
+    )
+
+
+def _port_setting(config: ServerConfig, source: str) -> Evidence:
+    setting = config.port
+    port = config.shutdown_port
+    if port is None:
+        observed = f"{setting.describe()}: Tomcat opens no shutdown listener"
+    else:
+        offset = config.port_offset.value
+        shifted = f" plus portOffset {offset}" if offset and setting.value > 0 else ""
+        observed = (
+            f"{setting.describe()}{shifted}: Tomcat opens a shutdown listener on "
+            f"{config.address}:{port}"
+        )
+    return Evidence(
+        item="Server port (shutdown listener)",
+        observed=observed,
+        expected='port="-1"',
+        source=source,
+        ok=True if port is None else None,
+    )
+
+
+def _listener(listeners, port: int, config: ServerConfig, host: str) -> Evidence:
+    open_on_port = [entry for entry in listeners if entry.port == port]
+    if open_on_port:
+        sockets = ", ".join(
+            f"{e.address}:{e.port}" + (f" ({e.process})" if e.process else "")
+            for e in open_on_port
+        )
+        observed = f"something listens on the shutdown port: {sockets}"
+    else:
+        observed = (
+            f"nothing listens on TCP {port} ({len(listeners)} listening sockets "
+            "checked), so Tomcat is not running with this configuration or could "
+            "not open the port"
+        )
+    return Evidence(
+        item=f"listener on the shutdown port {port}",
+        observed=observed,
+        expected=f'no listener on TCP {port} (port="-1" in server.xml)',
+        source=f"{host}: listening TCP sockets",
+        ok=not open_on_port,
+    )

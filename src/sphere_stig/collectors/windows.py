@@ -1,0 +1,275 @@
+"""Windows facts of a Sphere server, gathered by one PowerShell script.
+
+``scripts/host_facts.ps1`` reads the Sphere files, the server.xml ACL, the
+machine root store, the Tomcat service and its Procrun Java options, the
+shutdown-port listeners, the installed Sphere version and two local groups,
+and prints one JSON document. This module sends it once, checks that
+document against schema 1 and turns it into :class:`~sphere_stig.facts.WindowsFacts`.
+It never parses the files themselves: they stay raw bytes for the parsers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from dataclasses import replace
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol
+
+from sphere_stig.facts import (
+    SPHERE_FILES,
+    AclEntry,
+    Listener,
+    RemoteFile,
+    StoreCertificate,
+    TomcatService,
+    WindowsFacts,
+)
+from sphere_stig.outcome import CollectionError
+from sphere_stig.transports.winrm import PsResult
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+SCRIPT = "host_facts.ps1"
+HEADER = "# sphere-stig collector: host_facts schema 1"
+SOURCE = "host_facts.ps1"
+
+# PowerShell ends a single-quoted string at any of these, not only at "'".
+_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+class PsRunner(Protocol):
+    """What the collector needs from a session (WinRMSession, or a test fake)."""
+
+    def run_ps(self, script: str) -> PsResult: ...
+
+
+@cache
+def _script_text() -> str:
+    path = resources.files("sphere_stig.collectors").joinpath("scripts", SCRIPT)
+    return path.read_text(encoding="utf-8-sig")
+
+
+def ps_single_quoted(value: str) -> str:
+    """``value`` as a PowerShell single-quoted literal."""
+    if any(ord(ch) < 0x20 for ch in value):
+        raise ValueError(f"control characters are not allowed in {value!r}")
+    escaped = "".join(ch * 2 if ch in _PS_QUOTES else ch for ch in value)
+    return f"'{escaped}'"
+
+
+def build_script(sphere_root: str, shutdown_port: int) -> str:
+    """The script as sent: header, parameters, then the body without comments.
+
+    Comment lines, blank lines and indentation are dropped so that the
+    encoded command stays well below the Windows command-line limit.
+    """
+    if isinstance(shutdown_port, bool) or not isinstance(shutdown_port, int):
+        raise TypeError(f"shutdown_port must be an int, not {shutdown_port!r}")
+    lines = [
+        HEADER,
+        f"$SphereRoot = {ps_single_quoted(sphere_root)}",
+        f"$ShutdownPort = {shutdown_port}",
+    ]
+    for line in _script_text().splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            lines.append(stripped)
+    return "\n".join(lines) + "\n"
+
+
+def collect_windows_facts(
+    session: PsRunner, host_name: str, sphere_root: str, shutdown_port: int = 8005
+) -> WindowsFacts:
+    """Run host_facts.ps1 once on the host and return its typed facts."""
+    result = session.run_ps(build_script(sphere_root, shutdown_port))
+    document = _document(result, host_name)
+    try:
+        facts = _facts(document, host_name)
+    except _Malformed as exc:
+        raise CollectionError(host_name, SOURCE, f"malformed output: {exc}") from None
+    warnings = list(facts.warnings) + list(result.warnings)
+    if result.stderr_text:
+        warnings.append(f"PowerShell reported errors: {result.stderr_text}")
+    if result.status != 0:
+        warnings.append(f"the script ended with exit status {result.status}")
+    for warning in warnings:
+        log.warning("%s: %s", host_name, warning)
+    return _with_warnings(facts, tuple(warnings))
+
+
+# -- reading the output -------------------------------------------------------
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _document(result: PsResult, host: str) -> dict[str, Any]:
+    text = result.stdout.lstrip("\ufeff")
+    start = next(
+        (m.start() for m in re.finditer(r"^\s*\{", text, re.MULTILINE)), None
+    )
+    if start is None:
+        detail = result.stderr_text or "no JSON document on stdout"
+        raise CollectionError(
+            host, SOURCE, f"the script failed (exit status {result.status}): {detail}"
+        )
+    try:
+        document, _ = json.JSONDecoder().raw_decode(text[start:].lstrip())
+    except json.JSONDecodeError as exc:
+        raise CollectionError(
+            host, SOURCE, f"malformed output: stdout is not valid JSON ({exc})"
+        ) from None
+    if not isinstance(document, dict):
+        raise CollectionError(host, SOURCE, "malformed output: the JSON is not an object")
+    return document
+
+
+def _need(data: dict[str, Any], key: str, kind: Any, where: str) -> Any:
+    if key not in data:
+        raise _Malformed(f"'{where}{key}' is missing")
+    value = data[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON true/false must not pass for a number.
+    if isinstance(value, bool) and bool not in kinds:
+        raise _Malformed(f"'{where}{key}' should be {_kind_name(kinds)}, not {value!r}")
+    if not isinstance(value, kinds):
+        raise _Malformed(f"'{where}{key}' should be {_kind_name(kinds)}, not {type(value).__name__}")
+    return value
+
+
+def _kind_name(kinds: tuple[Any, ...]) -> str:
+    names = {
+        str: "a string", int: "a number", bool: "true or false", list: "a list",
+        dict: "an object", type(None): "null",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _strings(value: list[Any], where: str) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in value):
+        raise _Malformed(f"'{where}' should hold only strings")
+    return tuple(value)
+
+
+def _facts(doc: dict[str, Any], host: str) -> WindowsFacts:
+    schema = _need(doc, "schema", int, "")
+    if schema != SCHEMA:
+        raise _Malformed(f"schema {schema}, this suite reads schema {SCHEMA}")
+    files = _need(doc, "files", dict, "")
+    webapps = _need(doc, "webapps", dict, "")
+    acl = _need(doc, "server_xml_acl", (list, type(None)), "")
+    service = _need(doc, "tomcat_service", (dict, type(None)), "")
+    groups = _need(doc, "local_groups", dict, "")
+    warnings = _strings(doc.get("warnings") or [], "warnings")
+    return WindowsFacts(
+        host=host,
+        computer_name=_need(doc, "computer_name", str, ""),
+        sphere_root=_need(doc, "sphere_root", str, ""),
+        files={key: _file(files, key) for key in SPHERE_FILES},
+        webapps=(
+            _strings(_need(webapps, "entries", list, "webapps."), "webapps.entries")
+            if _need(webapps, "exists", bool, "webapps.")
+            else None
+        ),
+        server_xml_acl=None if acl is None else tuple(_acl_entry(e, i) for i, e in enumerate(acl)),
+        root_store=tuple(
+            _certificate(c, i) for i, c in enumerate(_need(doc, "root_store", list, ""))
+        ),
+        tomcat_service=None if service is None else _service(service),
+        listeners=tuple(
+            _listener(item, i) for i, item in enumerate(_need(doc, "listeners", list, ""))
+        ),
+        sphere_version=_need(doc, "sphere_version", (str, type(None)), ""),
+        local_groups={
+            str(name): _members(members, f"local_groups.{name}")
+            for name, members in groups.items()
+        },
+        warnings=warnings,
+    )
+
+
+def _members(value: Any, where: str) -> tuple[str, ...]:
+    # Windows PowerShell can unwrap a one-element list into its element.
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise _Malformed(f"'{where}' should be a list")
+    return _strings(value, where)
+
+
+def _file(files: dict[str, Any], key: str) -> RemoteFile:
+    where = f"files.{key}."
+    entry = _need(files, key, dict, "files.")
+    exists = _need(entry, "exists", bool, where)
+    encoded = _need(entry, "b64", (str, type(None)), where)
+    error = _need(entry, "error", (str, type(None)), where)
+    data = None
+    if encoded is not None:
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Malformed(f"'{where}b64' is not valid base64") from None
+    if exists and data is None and error is None:
+        raise _Malformed(f"'{where}' says the file exists but carries neither data nor error")
+    return RemoteFile(key, _need(entry, "path", str, where), exists, data, error)
+
+
+def _acl_entry(item: Any, index: int) -> AclEntry:
+    where = f"server_xml_acl[{index}]."
+    if not isinstance(item, dict):
+        raise _Malformed(f"'{where[:-1]}' should be an object")
+    return AclEntry(
+        identity=_need(item, "identity", str, where),
+        rights=_need(item, "rights", str, where),
+        access=_need(item, "access", str, where),
+        inherited=_need(item, "inherited", bool, where),
+    )
+
+
+def _certificate(item: Any, index: int) -> StoreCertificate:
+    where = f"root_store[{index}]."
+    if not isinstance(item, dict):
+        raise _Malformed(f"'{where[:-1]}' should be an object")
+    return StoreCertificate(
+        subject=_need(item, "subject", str, where),
+        issuer=_need(item, "issuer", str, where),
+        thumbprint=_need(item, "thumbprint", str, where).upper(),
+        not_after=_need(item, "not_after", str, where),
+    )
+
+
+def _service(item: dict[str, Any]) -> TomcatService:
+    where = "tomcat_service."
+    options = _need(item, "java_options", list, where)
+    return TomcatService(
+        name=_need(item, "name", str, where),
+        display_name=_need(item, "display_name", str, where),
+        path=_need(item, "path", str, where),
+        state=_need(item, "state", str, where),
+        registry_key=_need(item, "registry_key", str, where),
+        java_options=_strings(options, f"{where}java_options"),
+    )
+
+
+def _listener(item: Any, index: int) -> Listener:
+    where = f"listeners[{index}]."
+    if not isinstance(item, dict):
+        raise _Malformed(f"'{where[:-1]}' should be an object")
+    return Listener(
+        address=_need(item, "address", str, where),
+        port=_need(item, "port", int, where),
+        process=_need(item, "process", str, where),
+    )
+
+
+def _with_warnings(facts: WindowsFacts, warnings: tuple[str, ...]) -> WindowsFacts:
+    return replace(facts, warnings=warnings)
