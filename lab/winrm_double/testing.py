@@ -103,5 +103,6 @@ def make_image(folder: Path, files: dict[str, bytes], windows: dict[str, object]
         target = folder / "fs" / path.drive.rstrip(":") / Path(*path.parts[1:])
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "windows.json").write_text(json.dumps(windows, indent=2), encoding="utf-8")
     return folder

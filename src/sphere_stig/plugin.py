@@ -80,6 +80,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _targets_infra_tests(config: pytest.Config) -> bool:
+    infra = Path(config.rootpath, "tests_infra").resolve()
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if path == infra or infra in path.parents:
+            return True
+    return False
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -97,6 +106,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     name = config.getoption("inventory")
     if not name:
+        if _targets_infra_tests(config):
+            raise pytest.UsageError(
+                "tests_infra/ checks an inventory: run pytest --inventory NAME "
+                f"(inventories: {', '.join(_inventory_names(config))})"
+            )
         return
     directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
     try:
@@ -214,6 +228,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if case is None:
         return report
     result = _result_for(case, item, call, report)
+    if result is not None and result.status is Status.ERROR:
+        # The reason is the message; a traceback through the collector
+        # would bury it.
+        report.longrepr = redact.scrub(result.summary)
     if result is not None:
         report.user_properties.append((PROPERTY, json.dumps(result.to_json())))
     return report
@@ -227,7 +245,9 @@ def _result_for(case: Case, item, call, report) -> Result | None:
             reason = str(exc)
         else:
             reason = f"internal error: {type(exc).__name__}: {exc}"
-        return _make(case, item, Status.ERROR, f"{case.host.name}: {reason}", (), report)
+        if not reason.startswith(f"{case.host.name}:"):
+            reason = f"{case.host.name}: {reason}"
+        return _make(case, item, Status.ERROR, reason, (), report)
     if verdict is None:
         return None
     if report.when == "setup" and report.skipped or report.when == "call":
@@ -321,15 +341,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     write_json(state.results, state.report_dir / "results.json", state.meta)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's last terminal line: what was found and where the reports are."""
     state = config.stash.get(STATE, None)
-    if state is None or state.report_dir is None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if state is None or state.report_dir is None or reporter is None:
         return
     counts: dict[str, int] = {}
     for r in state.results:
-        counts[r.ckl_status if r.status != Status.ERROR else "error"] = (
-            counts.get(r.ckl_status if r.status != Status.ERROR else "error", 0) + 1
-        )
+        key = "error" if r.status is Status.ERROR else r.ckl_status
+        counts[key] = counts.get(key, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no results"
-    rel = os.path.relpath(state.report_dir, Path.cwd())
-    terminalreporter.write_line(f"sphere-stig: {summary}; reports in {rel}/")
+    where = state.report_dir
+    if where.is_relative_to(Path.cwd()):
+        where = where.relative_to(Path.cwd())
+    reporter.write_line(f"sphere-stig: {summary}; reports in {where}/")

@@ -84,7 +84,9 @@ def test_sphere02_serves_a_self_signed_certificate(built):
 def test_keystores_open_with_their_secret_and_carry_the_https_alias(built, name, extra):
     keystore = built.file(f"{name}.p12")
 
-    loaded = pkcs12.load_pkcs12(keystore.read_bytes(), built.password(keystore).encode())
+    loaded = pkcs12.load_pkcs12(
+        keystore.read_bytes(), built.password(keystore).encode()
+    )
 
     assert loaded.cert.friendly_name == b"https"
     assert loaded.cert.certificate == cert(built.file(f"{name}.pem"))

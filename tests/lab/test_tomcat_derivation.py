@@ -15,6 +15,7 @@ from lab.hosts import host
 BASE = Path("/lab/base/sphere")
 KEYSTORE = tomcat.Keystore(Path("/lab/pki/host.p12"), "keystore-secret-1")
 TRUSTSTORE = tomcat.Keystore(Path("/lab/pki/truststore.p12"), "trust-secret-2")
+LOCKOUT = ".//Realm[@className='org.apache.catalina.realm.LockOutRealm']"
 
 # Attributes the derivation is allowed to touch; everything else must come
 # through unchanged.
@@ -103,7 +104,7 @@ def test_sphere01_security_settings_survive():
     assert ssl_config.get("protocols") == "+TLSv1.2,+TLSv1.3"
     assert ssl_config.get("ciphers").startswith("ECDHE-ECDSA-AES256-GCM-SHA384:")
 
-    lockout = only(root, ".//Realm[@className='org.apache.catalina.realm.LockOutRealm']")
+    lockout = only(root, LOCKOUT)
     assert (lockout.get("failureCount"), lockout.get("lockOutTime")) == ("3", "900")
     handler = only(lockout, ".//CredentialHandler")
     assert handler.get("algorithm") == "PBKDF2WithHmacSHA512"
@@ -146,7 +147,7 @@ def test_sphere02_drift_survives():
     assert ssl_config.get("certificateVerification") == "none"
     assert ssl_config.get("truststoreFile") is None
 
-    assert root.findall(".//Realm[@className='org.apache.catalina.realm.LockOutRealm']") == []
+    assert root.findall(LOCKOUT) == []
     assert root.findall(".//CredentialHandler") == []
     assert derived.legacy_tls is True
 
@@ -207,7 +208,11 @@ def test_the_byte_order_mark_of_a_notepad_edit_is_accepted():
 
 
 def test_tomcat_9_connector_ssl_attributes_are_refused():
-    data = b'<Server port="-1"><Service><Connector port="443" clientAuth="true"/></Service></Server>'
+    data = (
+        b'<Server port="-1"><Service>'
+        b'<Connector port="443" clientAuth="true"/>'
+        b"</Service></Server>"
+    )
     target = tomcat.Target("127.0.0.2", BASE, KEYSTORE)
 
     with pytest.raises(ValueError, match="clientAuth"):
@@ -241,10 +246,16 @@ def test_a_server_without_port_attribute_still_gets_bound():
     ("windows", "linux"),
     [
         (r"C:\Program Files\ISEC7 SPHERE\Tomcat\logs", BASE / "logs"),
-        (r"C:\Program Files\ISEC7 SPHERE\Tomcat\conf\https.pfx", BASE / "conf/https.pfx"),
+        (
+            r"C:\Program Files\ISEC7 SPHERE\Tomcat\conf\https.pfx",
+            BASE / "conf/https.pfx",
+        ),
         (r"c:\program files\isec7 sphere\tomcat", BASE),
         (r"C:\Program Files\ISEC7 SPHERE\web", BASE / "sphere/web"),
-        ("C:/Program Files/ISEC7 SPHERE/conf/config.properties", BASE / "sphere/conf/config.properties"),
+        (
+            "C:/Program Files/ISEC7 SPHERE/conf/config.properties",
+            BASE / "sphere/conf/config.properties",
+        ),
     ],
 )
 def test_linux_path(windows, linux):

@@ -75,9 +75,12 @@ def parse_xml(data: bytes, source: str) -> Element:
 
 
 def _describe_defused(exc: DefusedXmlException) -> str:
-    name = type(exc).__name__
-    detail = getattr(exc, "name", None) or getattr(exc, "sysid", None)
-    return f"{name} {detail}" if detail else name
+    name = getattr(exc, "name", None)
+    if type(exc).__name__ == "DTDForbidden":
+        return f"<!DOCTYPE {name}>"
+    if type(exc).__name__ == "EntitiesForbidden":
+        return f"entity {name}"
+    return f"external reference {getattr(exc, 'sysid', None) or name}"
 
 
 def _describe_parse_error(data: bytes, exc: ParseError) -> str:

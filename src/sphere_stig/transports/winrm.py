@@ -440,6 +440,9 @@ def _reason(exc: BaseException, endpoint: WinRMEndpoint) -> str | None:
                 f"pip install '{_AUTH_EXTRAS[endpoint.auth]}'"
             )
         return text
+    if isinstance(exc, PermissionError) and "NTLM challenge" in str(exc):
+        # requests_ntlm's word for a 401 answer to its first NTLM message.
+        return None
     if isinstance(exc, requests.exceptions.SSLError):
         return _tls_reason(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):

@@ -1,0 +1,202 @@
+"""The pytest plugin seen from outside: options, generated ids, outcomes, errors.
+
+Each test builds a small project with pytester (the repository's user tests,
+an inventory and a conftest that swaps the network collectors for canned
+facts) and runs pytest on it in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+INVENTORY = """
+name: t
+site:
+  inputs: {max_connections: 100, max_threads: 50}
+hosts:
+  good01: {address: 127.0.0.61, roles: [sphere_server], groups: [blue]}
+  bad01: {address: 127.0.0.62, roles: [sphere_server], groups: [red]}
+  down01: {address: 127.0.0.63, roles: [sphere_server], groups: [red]}
+"""
+
+# Canned facts: good01 passes, bad01 fails, down01 cannot be reached. The
+# checks are the real registry entries replaced by stand-ins, so these tests
+# exercise the plugin's glue, not Tomcat semantics (tested elsewhere).
+CONFTEST = '''
+import pytest
+from sphere_stig import checks
+from sphere_stig.checks.base import Check
+from sphere_stig.collectors.cache import FactCache
+from sphere_stig.outcome import CollectionError, Evidence, judge
+
+pytest_plugins = ["sphere_stig.plugin", "fixtures.sessions", "fixtures.verdicts"]
+
+
+def fake_check(facts, inputs):
+    ok = facts.windows == "good01"
+    return judge("realm ok", "realm missing",
+                 Evidence("LockOutRealm", "present" if ok else "absent", "present",
+                          f"server.xml on {facts.host}", ok))
+
+
+for name in ("lockout_realm_present", "lockout_failure_count"):
+    checks.REGISTRY[name] = Check(name, ("windows",), fake_check)
+for name in list(checks.REGISTRY):
+    if name not in ("lockout_realm_present", "lockout_failure_count"):
+        del checks.REGISTRY[name]
+
+
+def collect(session, host, root, shutdown_port=8005):
+    raise AssertionError("not used")
+
+
+class Cache(FactCache):
+    def _gather_windows(self, host):
+        if host.name == "down01":
+            raise CollectionError(host.name, "WinRM https://127.0.0.63:5986",
+                                  "connection refused")
+        return host.name
+
+
+@pytest.fixture(scope="session")
+def facts(winrm):
+    return Cache(winrm)
+'''
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.syspathinsert(REPO)
+    shutil.copytree(REPO / "tests_infra", pytester.path / "tests_infra")
+    shutil.copytree(REPO / "fixtures", pytester.path / "fixtures")
+    (pytester.path / "inventories").mkdir()
+    (pytester.path / "inventories" / "t.yml").write_text(INVENTORY)
+    pytester.makeconftest(CONFTEST)
+    pytester.makefile(
+        ".toml",
+        pyproject=textwrap.dedent(
+            """
+            [tool.pytest.ini_options]
+            testpaths = ["tests_infra"]
+            sphere_inventory_dir = "inventories"
+            """
+        ),
+    )
+    return pytester
+
+
+def run(project: pytest.Pytester, *args: str):
+    return project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--reports-dir", str(project.path / "out"), *args
+    )
+
+
+def results(project: pytest.Pytester) -> dict[tuple[str, str], dict]:
+    (run_dir,) = (project.path / "out" / "t").iterdir()
+    data = json.loads((run_dir / "results.json").read_text())
+    return {(r["id"], r["host"]): r for r in data["results"]}
+
+
+def test_ids_name_rule_and_host(project):
+    result = run(project, "--inventory", "t", "--collect-only", "-q", "-m", "stig")
+    lines = [ln for ln in result.outlines if "::test_stig[" in ln]
+
+    assert len(lines) == 34 * 3
+    assert "tests_infra/test_stig.py::test_stig[V-224762-good01]" in lines
+
+
+def test_markers_and_keywords_select(project):
+    cat1 = run(project, "--inventory", "t", "--collect-only", "-q", "-m", "cat1")
+    one = run(project, "--inventory", "t", "--collect-only", "-q", "-k", "V-224762")
+    ports = run(project, "--inventory", "t", "--collect-only", "-q", "-m", "ports")
+
+    assert sum("test_stig[" in ln for ln in cat1.outlines) == 2 * 3
+    assert {ln for ln in one.outlines if "test_stig[" in ln} == {
+        f"tests_infra/test_stig.py::test_stig[V-224762-{h}]"
+        for h in ("good01", "bad01", "down01")
+    }
+    assert all("test_port[" in ln for ln in ports.outlines if "::" in ln)
+
+
+def test_limit_selects_by_group(project):
+    result = run(project, "--inventory", "t", "--limit", "red", "--collect-only", "-q")
+    hosts = {ln.rsplit("-", 1)[1].rstrip("]") for ln in result.outlines if "test_stig[" in ln}
+    assert hosts == {"bad01", "down01"}
+
+
+def test_outcomes_map_once_to_checklist_statuses(project):
+    # When the suite runs on three hosts: one good, one drifted, one down
+    result = run(project, "--inventory", "t", "-m", "stig")
+
+    # Then a finding fails the run and every result is on disk
+    assert result.ret == 1
+    got = results(project)
+    assert got[("V-224782", "good01")]["ckl_status"] == "NotAFinding"
+    assert got[("V-224782", "bad01")]["ckl_status"] == "Open"
+    (evidence,) = got[("V-224782", "bad01")]["evidence"]
+    assert (evidence["observed"], evidence["expected"], evidence["ok"]) == (
+        "absent",
+        "present",
+        False,
+    )
+    down = got[("V-224782", "down01")]
+    assert down["status"] == "error" and down["ckl_status"] == "Not_Reviewed"
+    assert "down01" in down["summary"] and "connection refused" in down["summary"]
+    manual = got[("V-224767", "good01")]
+    assert manual["ckl_status"] == "Not_Reviewed" and "Manual check" in manual["summary"]
+    pending = got[("V-224762", "good01")]
+    assert pending["ckl_status"] == "Not_Reviewed"
+    assert "check not implemented yet" in pending["summary"]
+    assert len(got) == 34 * 3
+    # And pytest itself agrees: errors for the unreachable host, failures for drift
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 2 and outcomes["failed"] == 2 and outcomes["errors"] == 2
+
+
+def test_terminal_ends_with_where_the_reports_are(project):
+    result = run(project, "--inventory", "t", "-m", "stig", "-k", "V-224782")
+
+    (run_dir,) = (project.path / "out" / "t").iterdir()
+    assert result.outlines[-1] == (
+        "sphere-stig: 1 NotAFinding, 1 Open, 1 error; "
+        f"reports in {run_dir.relative_to(project.path)}/"
+    )
+    assert "ERROR tests_infra/test_stig.py::test_stig[V-224782-down01] - down01: WinRM" in (
+        result.stdout.str()
+    )
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "report.html", "junit.xml", "results.json", "results.jsonl", "allure-results"
+    }
+
+
+@pytest.mark.parametrize(
+    ("inventory", "message"),
+    [
+        ("nope", "unknown inventory 'nope'"),
+        ("broken", "not valid YAML"),
+        ("role", "unknown role 'sphere'"),
+    ],
+)
+def test_bad_inventory_is_a_usage_error_before_any_test(project, inventory, message):
+    inv = project.path / "inventories"
+    (inv / "broken.yml").write_text("hosts: [unclosed\n")
+    (inv / "role.yml").write_text("hosts:\n  a: {address: 127.0.0.1, roles: [sphere]}\n")
+
+    result = run(project, "--inventory", inventory)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
+
+
+def test_user_tests_without_inventory_say_how_to_run_them(project):
+    result = run(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "run pytest --inventory NAME" in result.stderr.str()
