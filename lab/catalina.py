@@ -229,6 +229,13 @@ def _launch(layout: Layout, pki: Pki, images_dir: Path) -> _Starting | bool:
     pid = running_pid(layout.pid_file, layout.marker)
     if pid is not None:
         print(f"tomcat {name}: already running (pid {pid}) on {address}")
+        server_xml = layout.base / "conf" / "server.xml"
+        if pki.ca_pem.stat().st_mtime > server_xml.stat().st_mtime:
+            print(
+                f"tomcat {name}: the lab PKI is newer than this Tomcat and it still "
+                "serves the old certificate; run lab/down and lab/up",
+                file=sys.stderr,
+            )
         return True
     if port_in_use(address, HTTPS_PORT):
         print(

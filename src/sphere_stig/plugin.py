@@ -264,6 +264,7 @@ def _make(case: Case, item, status, summary, evidence, report) -> Result:
             stig_id=entry.stig_id,
             rule_id=entry.rule_id,
             check=entry.check,
+            ccis=tuple(entry.ccis),
         )
     else:
         meta = dict(title=f"{entry.source} -> {entry.target} {entry.protocols} {entry.port_text}",

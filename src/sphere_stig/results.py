@@ -32,7 +32,22 @@ class Result:
     check: str = ""
     nodeid: str = ""
     duration: float = 0.0
+    ccis: tuple[str, ...] = ()
+    # A reviewer's answer that decided a manual rule, and a waiver that
+    # accepts an open finding for a time: both as recorded in their files
+    # (rule, scope, who, when, expiry, ...), shown in checklist comments.
+    answer: dict[str, str] | None = None
+    waiver: dict[str, str] | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def waived(self) -> bool:
+        """An open finding covered by a waiver that has not expired."""
+        return (
+            self.status is Status.FAIL
+            and self.waiver is not None
+            and self.waiver.get("state") == "valid"
+        )
 
     @property
     def ckl_status(self) -> str:
@@ -59,6 +74,7 @@ class Result:
         data.pop("ckl_status", None)
         data["status"] = Status(data["status"])
         data["evidence"] = tuple(Evidence(**e) for e in data.get("evidence", ()))
+        data["ccis"] = tuple(data.get("ccis", ()))
         return cls(**data)
 
 

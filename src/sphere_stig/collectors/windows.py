@@ -111,23 +111,22 @@ class _Malformed(Exception):
 
 
 def _document(result: PsResult, host: str) -> dict[str, Any]:
-    text = result.stdout.lstrip("\ufeff")
-    start = next(
-        (m.start() for m in re.finditer(r"^\s*\{", text, re.MULTILINE)), None
-    )
-    if start is None:
-        detail = result.stderr_text or "no JSON document on stdout"
+    # The document is the first line that opens an object; a byte order
+    # mark or lines a profile printed may come before it.
+    match = re.search(r"^[\s\ufeff]*\{", result.stdout, re.MULTILINE)
+    if match is None:
+        if result.status == 0 and not result.stderr_text:
+            raise CollectionError(host, SOURCE, "the script printed no JSON document")
+        detail = result.stderr_text or "no output"
         raise CollectionError(
             host, SOURCE, f"the script failed (exit status {result.status}): {detail}"
         )
     try:
-        document, _ = json.JSONDecoder().raw_decode(text[start:].lstrip())
+        document, _ = json.JSONDecoder().raw_decode(result.stdout, match.end() - 1)
     except json.JSONDecodeError as exc:
         raise CollectionError(
             host, SOURCE, f"malformed output: stdout is not valid JSON ({exc})"
         ) from None
-    if not isinstance(document, dict):
-        raise CollectionError(host, SOURCE, "malformed output: the JSON is not an object")
     return document
 
 
