@@ -71,5 +71,6 @@ def evaluate_rule(rule: catalog.Rule, host: Host, cache: FactCache) -> Verdict:
         host=host.name,
         windows=cache.windows(host) if "windows" in check.needs else None,
         tls=cache.tls(host) if "tls" in check.needs else None,
+        http=cache.http(host) if "http" in check.needs else None,
     )
     return check.fn(facts, inputs)

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sphere_stig.facts import TlsScan, WindowsFacts
+from sphere_stig.transports.http import HttpPage
 from sphere_stig.outcome import Verdict
 
-FACT_SOURCES = frozenset({"windows", "tls"})
+FACT_SOURCES = frozenset({"windows", "tls", "http"})
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Facts:
     host: str
     windows: WindowsFacts | None = None
     tls: TlsScan | None = None
+    # The console's logon page (``console_login_path`` input).
+    http: HttpPage | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from sphere_stig.facts import TlsScan, WindowsFacts
 from sphere_stig.inventory import Host
+from sphere_stig.transports.http import HttpPage
 from sphere_stig.outcome import CollectionError
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,30 @@ class FactCache:
         self._collect_windows = collect_windows
         self._windows = _Memo(self._gather_windows)
         self._tls = _Memo(self._gather_tls)
+        self._http = _Memo(self._gather_http)
 
     def windows(self, host: Host) -> WindowsFacts:
         return self._windows.get(host)
 
     def tls(self, host: Host) -> TlsScan:
         return self._tls.get(host)
+
+    def http(self, host: Host) -> HttpPage:
+        return self._http.get(host)
+
+    def _gather_http(self, host: Host) -> HttpPage:
+        from sphere_stig.transports.http import fetch
+
+        name = host.connections.tls.server_name or host.fqdn
+        path = str(host.inputs.get("console_login_path") or "/")
+        port = "" if host.https_port == 443 else f":{host.https_port}"
+        return fetch(
+            host.name,
+            f"https://{name}{port}{path}",
+            name,
+            host.address,
+            host.connections.tls.connect_timeout,
+        )
 
     def _gather_windows(self, host: Host) -> WindowsFacts:
         collect = self._collect_windows
