@@ -1,3 +1,6 @@
-"""Repository conftest: loads the suite's pytest plugin and its session fixtures."""
+"""Repository conftest: loads the suite's pytest plugin and its fixtures.
 
-pytest_plugins = ["sphere_stig.plugin", "fixtures.sessions", "fixtures.verdicts"]
+``pytester`` serves the project's own plugin tests; it adds fixtures only.
+"""
+
+pytest_plugins = ["sphere_stig.plugin", "fixtures.sessions", "fixtures.verdicts", "pytester"]

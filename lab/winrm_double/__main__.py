@@ -32,16 +32,37 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--host", required=True, help="lab host name, e.g. sphere01")
-    parser.add_argument("--image", required=True, type=Path, help="image folder (fs/ and windows.json)")
-    parser.add_argument("--address", required=True, help="loopback address to bind, e.g. 127.0.0.2")
-    parser.add_argument("--https-port", type=int, default=5986, help="HTTPS listener port (0: none)")
-    parser.add_argument("--http-port", type=int, default=5985, help="HTTP listener port (0: none)")
-    parser.add_argument("--cert", type=Path, help="PEM certificate (chain) of the HTTPS listener")
-    parser.add_argument("--key", type=Path, help="PEM private key of the HTTPS listener")
-    parser.add_argument("--user", required=True, help="the one user Basic authentication accepts")
-    parser.add_argument("--password-file", required=True, type=Path, help="file holding that user's password")
     parser.add_argument(
-        "--pki-dir", type=Path, default=DEFAULT_PKI_DIR,
+        "--image", required=True, type=Path, help="image folder (fs/ and windows.json)"
+    )
+    parser.add_argument(
+        "--address", required=True, help="loopback address to bind, e.g. 127.0.0.2"
+    )
+    parser.add_argument(
+        "--https-port", type=int, default=5986, help="HTTPS listener port (0: none)"
+    )
+    parser.add_argument(
+        "--http-port", type=int, default=5985, help="HTTP listener port (0: none)"
+    )
+    parser.add_argument(
+        "--cert", type=Path, help="PEM certificate (chain) of the HTTPS listener"
+    )
+    parser.add_argument(
+        "--key", type=Path, help="PEM private key of the HTTPS listener"
+    )
+    parser.add_argument(
+        "--user", required=True, help="the one user Basic authentication accepts"
+    )
+    parser.add_argument(
+        "--password-file",
+        required=True,
+        type=Path,
+        help="file holding that user's password",
+    )
+    parser.add_argument(
+        "--pki-dir",
+        type=Path,
+        default=DEFAULT_PKI_DIR,
         help="lab PKI folder; its ca.pem joins the root store of hosts that trust it",
     )
     parser.add_argument("--log", type=Path, help="log file (default: stderr)")
@@ -58,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        print(f"cannot read --password-file {args.password_file}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"cannot read --password-file {args.password_file}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 2
     config = DoubleConfig(
         host=args.host,
@@ -77,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         double.start()
     except (ImageError, ValueError, OSError) as exc:
         logging.getLogger("lab.winrm_double").error("cannot start: %s", exc)
-        print(f"WS-Management test double for {args.host}: cannot start: {exc}", file=sys.stderr)
+        print(
+            f"WS-Management test double for {args.host}: cannot start: {exc}",
+            file=sys.stderr,
+        )
         return 1
 
     stop = threading.Event()

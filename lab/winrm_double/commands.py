@@ -82,7 +82,9 @@ def clixml_escape(text: str) -> str:
 
 def clixml_stderr(errors: list[str]) -> str:
     records = [_PROGRESS_RECORD]
-    records += [f'<S S="Error">{clixml_escape(line + chr(13) + chr(10))}</S>' for line in errors]
+    records += [
+        f'<S S="Error">{clixml_escape(line + chr(13) + chr(10))}</S>' for line in errors
+    ]
     return (
         "#< CLIXML\r\n"
         '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
@@ -120,11 +122,18 @@ class CommandRunner:
         self.image = image
         self.host = host
 
-    def run(self, command: str, arguments: list[str], skip_cmd_shell: bool, codepage: int) -> Output:
+    def run(
+        self, command: str, arguments: list[str], skip_cmd_shell: bool, codepage: int
+    ) -> Output:
         line = " ".join([command, *arguments]).strip()
         if not skip_cmd_shell and len(line) > CMD_EXE_LIMIT:
             # cmd.exe /c refuses the line before anything runs.
-            return Output(b"", encode_stream("The command line is too long.\r\n", codepage), 1, "too long for cmd.exe")
+            return Output(
+                b"",
+                encode_stream("The command line is too long.\r\n", codepage),
+                1,
+                "too long for cmd.exe",
+            )
         if len(line) > CREATE_PROCESS_LIMIT:
             raise wsman.Fault(
                 subcode="w:InternalError",
@@ -133,22 +142,33 @@ class CommandRunner:
                 sender=False,
             )
         tokens = line.split()
-        program = PureWindowsPath(tokens[0].strip('"')).name.casefold() if tokens else ""
+        program = (
+            PureWindowsPath(tokens[0].strip('"')).name.casefold() if tokens else ""
+        )
         if program not in _POWERSHELL:
             message = (
                 f"'{tokens[0] if tokens else ''}': the WS-Management test double for "
                 f"{self.host} runs no programs; it only answers the sphere-stig "
                 "collector scripts.\r\n"
             )
-            return Output(b"", encode_stream(message, codepage), 1, f"refused {program or 'empty command'}")
+            return Output(
+                b"",
+                encode_stream(message, codepage),
+                1,
+                f"refused {program or 'empty command'}",
+            )
         try:
             script = self._encoded_script(tokens[1:])
             stdout, summary = self._answer(script)
         except ScriptError as exc:
             stderr = clixml_stderr([str(exc)])
-            return Output(b"", encode_stream(stderr, codepage), 1, f"refused script ({exc})"[:120])
+            return Output(
+                b"", encode_stream(stderr, codepage), 1, f"refused script ({exc})"[:120]
+            )
         stderr = clixml_stderr([])
-        return Output(encode_stream(stdout, codepage), encode_stream(stderr, codepage), 0, summary)
+        return Output(
+            encode_stream(stdout, codepage), encode_stream(stderr, codepage), 0, summary
+        )
 
     @staticmethod
     def _encoded_script(arguments: list[str]) -> str:
@@ -159,7 +179,9 @@ class CommandRunner:
                 if index + 1 >= len(arguments):
                     break
                 try:
-                    return base64.b64decode(arguments[index + 1], validate=True).decode("utf-16-le")
+                    return base64.b64decode(arguments[index + 1], validate=True).decode(
+                        "utf-16-le"
+                    )
                 except (binascii.Error, UnicodeDecodeError):
                     raise ScriptError(
                         "Cannot process the command because the value specified "
@@ -178,13 +200,20 @@ class CommandRunner:
                 "PowerShell; it only answers the sphere-stig collector scripts "
                 f"('{HOST_FACTS_HEADER}')."
             )
-        values = {m.group("name").casefold(): m.group("value") for m in _ASSIGNMENT.finditer(script)}
+        values = {
+            m.group("name").casefold(): m.group("value")
+            for m in _ASSIGNMENT.finditer(script)
+        }
         root = single_quoted(values.get("sphereroot", ""))
         if root is None:
-            raise ScriptError("The collector script does not set $SphereRoot to a single-quoted path.")
+            raise ScriptError(
+                "The collector script does not set $SphereRoot to a single-quoted path."
+            )
         port_text = values.get("shutdownport", "")
         if not re.fullmatch(r"-?\d+", port_text):
-            raise ScriptError("The collector script does not set $ShutdownPort to a number.")
+            raise ScriptError(
+                "The collector script does not set $ShutdownPort to a number."
+            )
         facts = self.image.host_facts(root, int(port_text))
         # The script escapes every non-ASCII character, as json.dumps does.
         document = json.dumps(facts, separators=(",", ":"), ensure_ascii=True)

@@ -8,13 +8,15 @@ is what the real script would print on a host built like the image.
 
 ``windows.json`` keys (all optional except ``computer_name``)::
 
-    computer_name               "SPHERE01"
-    root_store_include_lab_ca   true: add <pki-dir>/ca.pem to LocalMachine\\Root
-    cert_stores                 {"LocalMachine\\Root": [{subject, issuer, thumbprint, not_after}]}
-    acls                        {"<Windows path>": [{identity, rights, access, inherited}]}
-    services                    [{name, display_name, path_name, state, start_name}]
-    registry                    {"HKLM\\<key>": {"<value name>": string | [strings] | number}}
-    local_groups                {"Distributed COM Users": ["LAB\\svc-sphere"], ...}
+    computer_name              "SPHERE01"
+    root_store_include_lab_ca  true: add <pki-dir>/ca.pem to LocalMachine\\Root
+    cert_stores                {"LocalMachine\\Root": [{subject, issuer,
+                                                        thumbprint, not_after}]}
+    acls                       {"<Windows path>": [{identity, rights, access,
+                                                    inherited}]}
+    services                   [{name, display_name, path_name, state, start_name}]
+    registry                   {"HKLM\\<key>": {"<value>": str | [str] | int}}
+    local_groups               {"Distributed COM Users": ["LAB\\svc-sphere"]}
 
 Both files are read on every request, so a test or a lab scenario can change
 the image while the double runs.
@@ -111,7 +113,12 @@ class HostImage:
         return current if current.exists() else None
 
     def read_file(self, windows_path: str) -> dict[str, Any]:
-        entry: dict[str, Any] = {"path": windows_path, "exists": False, "b64": None, "error": None}
+        entry: dict[str, Any] = {
+            "path": windows_path,
+            "exists": False,
+            "b64": None,
+            "error": None,
+        }
         local = self.resolve(windows_path)
         if local is None:
             return entry
@@ -169,12 +176,18 @@ class HostImage:
         for path, entries in config.get("acls", {}).items():
             if _same(path, server_xml["path"]):
                 return [dict(e) for e in entries]
-        warnings.append(f"server_xml_acl: the image has no ACL for {server_xml['path']}")
+        warnings.append(
+            f"server_xml_acl: the image has no ACL for {server_xml['path']}"
+        )
         return None
 
-    def _root_store(self, config: dict[str, Any], warnings: list[str]) -> list[dict[str, Any]]:
+    def _root_store(
+        self, config: dict[str, Any], warnings: list[str]
+    ) -> list[dict[str, Any]]:
         stores = config.get("cert_stores", {})
-        store = next((v for k, v in stores.items() if _same(k, ROOT_STORE)), [])
+        store: list[dict[str, Any]] = next(
+            (v for k, v in stores.items() if _same(k, ROOT_STORE)), []
+        )
         certificates = [dict(c) for c in store]
         if config.get("root_store_include_lab_ca"):
             lab_ca = self._lab_ca(warnings)
@@ -211,7 +224,10 @@ class HostImage:
             (
                 s
                 for s in config.get("services", [])
-                if s.get("path_name", "").lstrip('"').casefold().startswith(tomcat_bin.casefold())
+                if s.get("path_name", "")
+                .lstrip('"')
+                .casefold()
+                .startswith(tomcat_bin.casefold())
             ),
             key=lambda s: s["name"].casefold(),
         )
@@ -220,7 +236,9 @@ class HostImage:
             return None
         if len(services) > 1:
             names = ", ".join(s["name"] for s in services)
-            warnings.append(f"tomcat_service: several services run from {tomcat_bin}: {names}")
+            warnings.append(
+                f"tomcat_service: several services run from {tomcat_bin}: {names}"
+            )
         service = services[0]
         registry_key, options = "", []
         for base in PROCRUN_BASES:
@@ -234,7 +252,9 @@ class HostImage:
                         options.extend(value if isinstance(value, list) else [value])
                 break
         else:
-            warnings.append(f"tomcat_service: no Procrun Java key for service {service['name']}")
+            warnings.append(
+                f"tomcat_service: no Procrun Java key for service {service['name']}"
+            )
         return {
             "name": service["name"],
             "display_name": service.get("display_name", ""),
@@ -274,9 +294,13 @@ class HostImage:
         if service is not None:
             executable = service["path"].lstrip('"').split('"', 1)[0]
             process = PureWindowsPath(executable).stem or process
-        return [{"address": self.probe_address, "port": shutdown_port, "process": process}]
+        return [
+            {"address": self.probe_address, "port": shutdown_port, "process": process}
+        ]
 
-    def _sphere_version(self, config: dict[str, Any], warnings: list[str]) -> str | None:
+    def _sphere_version(
+        self, config: dict[str, Any], warnings: list[str]
+    ) -> str | None:
         products = []
         for key, values in config.get("registry", {}).items():
             parent = key.rsplit("\\", 1)[0]
@@ -292,7 +316,9 @@ class HostImage:
         sphere.sort(key=lambda p: p[0].casefold())
         if len(sphere) > 1:
             listed = "; ".join(f"{n} {v}" for n, v in sphere)
-            warnings.append(f"sphere_version: several ISEC7 products installed: {listed}")
+            warnings.append(
+                f"sphere_version: several ISEC7 products installed: {listed}"
+            )
         return str(sphere[0][1])
 
 
@@ -325,7 +351,9 @@ def windows_name(name: Any) -> str:
     for rdn in reversed(list(name.rdns)):
         values = []
         for attribute in rdn:
-            key = _WINDOWS_ATTRIBUTES.get(attribute.oid.dotted_string, f"OID.{attribute.oid.dotted_string}")
+            key = _WINDOWS_ATTRIBUTES.get(
+                attribute.oid.dotted_string, f"OID.{attribute.oid.dotted_string}"
+            )
             values.append(f"{key}={_quote(str(attribute.value))}")
         parts.append(" + ".join(values))
     return ", ".join(parts)

@@ -52,7 +52,8 @@ class DoubleConfig:
         # The password never reaches a log line or a traceback.
         return (
             f"DoubleConfig(host={self.host!r}, address={self.address!r}, "
-            f"https_port={self.https_port!r}, http_port={self.http_port!r}, user={self.user!r})"
+            f"https_port={self.https_port!r}, http_port={self.http_port!r}, "
+            f"user={self.user!r})"
         )
 
 
@@ -63,7 +64,9 @@ class _Listener(ThreadingHTTPServer):
     # block the accept loop.
     handshake_timeout = 10.0
 
-    def __init__(self, double: WinRMDouble, scheme: str, port: int, tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, double: WinRMDouble, scheme: str, port: int, tls: ssl.SSLContext | None
+    ) -> None:
         self.double = double
         self.scheme = scheme
         self.tls = tls
@@ -77,7 +80,9 @@ class _Listener(ThreadingHTTPServer):
         try:
             secure = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
-            log.info("%s %s TLS handshake failed: %s", self.scheme, client_address[0], exc)
+            log.info(
+                "%s %s TLS handshake failed: %s", self.scheme, client_address[0], exc
+            )
             return
         try:
             super().finish_request(secure, client_address)
@@ -110,7 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
             f" ({note})" if note else "",
         )
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, list[str]] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, list[str]] | None = None,
+    ) -> None:
         self.send_response(status)
         for name, values in (headers or {}).items():
             for value in values:
@@ -141,14 +151,24 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if self.headers.get("WSMANIDENTIFY", "").strip().casefold() == "unauthenticated":
+        if (
+            self.headers.get("WSMANIDENTIFY", "").strip().casefold()
+            == "unauthenticated"
+        ):
             if wsman.is_identify(body):
                 self._send(200, wsman.identify_response())
                 self._log(200, "", "Identify")
                 return
-        user, refusal = self.server.double.authenticate(self.server.scheme, self.headers.get("Authorization"))
+        user, refusal = self.server.double.authenticate(
+            self.server.scheme, self.headers.get("Authorization")
+        )
         if user is None:
-            self._send(401, headers={"WWW-Authenticate": self.server.double.offered(self.server.scheme)})
+            self._send(
+                401,
+                headers={
+                    "WWW-Authenticate": self.server.double.offered(self.server.scheme)
+                },
+            )
             self._log(401, "", "/wsman", refusal)
             return
         content_type = self.headers.get("Content-Type", "")
@@ -178,9 +198,13 @@ class _Handler(BaseHTTPRequestHandler):
             request = wsman.parse_request(body)
             relates_to, action = request.message_id, request.name
             endpoint = f"{self.server.scheme}://{double.config.address}:{self.server.server_port}/wsman"
-            outcome = double.service.handle(request, user, endpoint, self.client_address[0])
+            outcome = double.service.handle(
+                request, user, endpoint, self.client_address[0]
+            )
         except wsman.MalformedRequest as exc:
-            fault = wsman.invalid(f"The WS-Management service cannot process the request: {exc}.")
+            fault = wsman.invalid(
+                f"The WS-Management service cannot process the request: {exc}."
+            )
             self._send(500, wsman.fault_response(fault, relates_to, double.config.host))
             self._log(500, user, "malformed", str(exc))
             return
@@ -222,11 +246,17 @@ class WinRMDouble:
         if scheme != "https":
             return None, "Basic over unencrypted HTTP refused (AllowUnencrypted=false)"
         try:
-            user, _, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
+            user, _, password = (
+                base64.b64decode(token.strip(), validate=True)
+                .decode("utf-8")
+                .partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError):
             return None, "malformed Basic credentials"
         user_ok = user.casefold() == self.config.user.casefold()
-        password_ok = hmac.compare_digest(password.encode("utf-8"), self.config.password.encode("utf-8"))
+        password_ok = hmac.compare_digest(
+            password.encode("utf-8"), self.config.password.encode("utf-8")
+        )
         if not (user_ok and password_ok):
             return None, f"wrong user or password for {user!r}"
         return user, ""
@@ -255,7 +285,10 @@ class WinRMDouble:
             self._threads.append(thread)
             log.info(
                 "WS-Management test double for %s listening on %s://%s:%d/wsman",
-                config.host, listener.scheme, config.address, listener.server_port,
+                config.host,
+                listener.scheme,
+                config.address,
+                listener.server_port,
             )
 
     def port(self, scheme: str) -> int:

@@ -55,7 +55,9 @@ class ShellService:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def handle(self, request: wsman.Request, user: str, endpoint: str, client_ip: str) -> Outcome:
+    def handle(
+        self, request: wsman.Request, user: str, endpoint: str, client_ip: str
+    ) -> Outcome:
         with self._lock:
             self.counts[request.name] += 1
         if request.resource_uri.casefold() != wsman.SHELL_URI:
@@ -79,7 +81,8 @@ class ShellService:
         if request.action == wsman.ACTION_SIGNAL:
             return self._signal(request, shell)
         raise wsman.invalid(
-            "The action is not supported by the service.", subcode="a:ActionNotSupported"
+            "The action is not supported by the service.",
+            subcode="a:ActionNotSupported",
         )
 
     def forget_shells(self) -> None:
@@ -87,7 +90,9 @@ class ShellService:
         with self._lock:
             self.shells.clear()
 
-    def _create(self, request: wsman.Request, user: str, endpoint: str, client_ip: str) -> Outcome:
+    def _create(
+        self, request: wsman.Request, user: str, endpoint: str, client_ip: str
+    ) -> Outcome:
         codepage_text = request.options.get("WINRS_CODEPAGE", "437")
         codepage = int(codepage_text) if codepage_text.isdigit() else 437
         shell = Shell(wsman.new_id(), user, codepage)
@@ -150,7 +155,9 @@ class ShellService:
                 streams.append((name, base64.b64encode(piece).decode("ascii"), end))
             if budget <= 0:
                 break
-        finished = entry.sent_out >= len(output.stdout) and entry.sent_err >= len(output.stderr)
+        finished = entry.sent_out >= len(output.stdout) and entry.sent_err >= len(
+            output.stderr
+        )
         exit_code = output.exit_code if finished else None
         body = wsman.receive_response(request, command_id, streams, exit_code)
         state = "done" if finished else "running"
@@ -162,4 +169,6 @@ class ShellService:
         self._find_command(shell, command_id)
         with self._lock:
             shell.commands.pop(command_id, None)
-        return Outcome(wsman.signal_response(request), f"command {command_id} terminated")
+        return Outcome(
+            wsman.signal_response(request), f"command {command_id} terminated"
+        )

@@ -35,10 +35,12 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def make_pki(folder: Path, address: str, ca_name: str = "Throwaway Test Root CA") -> ThrowawayPki:
+def make_pki(
+    folder: Path, address: str, ca_name: str = "Throwaway Test Root CA"
+) -> ThrowawayPki:
     """A CA and a server certificate for ``address`` (IP SAN), written as PEM."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
@@ -51,13 +53,22 @@ def make_pki(folder: Path, address: str, ca_name: str = "Throwaway Test Root CA"
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -70,12 +81,15 @@ def make_pki(folder: Path, address: str, ca_name: str = "Throwaway Test Root CA"
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(address))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,
         )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
@@ -96,13 +110,17 @@ def make_pki(folder: Path, address: str, ca_name: str = "Throwaway Test Root CA"
     return pki
 
 
-def make_image(folder: Path, files: dict[str, bytes], windows: dict[str, object]) -> Path:
-    """A host image: ``files`` maps Windows paths to contents, ``windows`` is windows.json."""
+def make_image(
+    folder: Path, files: dict[str, bytes], windows: dict[str, object]
+) -> Path:
+    """A host image: Windows paths with their bytes, and windows.json."""
     for windows_path, data in files.items():
         path = PureWindowsPath(windows_path)
         target = folder / "fs" / path.drive.rstrip(":") / Path(*path.parts[1:])
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "windows.json").write_text(json.dumps(windows, indent=2), encoding="utf-8")
+    (folder / "windows.json").write_text(
+        json.dumps(windows, indent=2), encoding="utf-8"
+    )
     return folder

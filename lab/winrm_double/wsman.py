@@ -30,7 +30,9 @@ NS = {
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 COMMAND_STATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/"
-SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+SIGNAL_TERMINATE = (
+    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+)
 
 ACTION_CREATE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"
 ACTION_DELETE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete"
@@ -122,7 +124,9 @@ def parse_request(data: bytes) -> Request:
     max_env = _text(header.find("w:MaxEnvelopeSize", NS)) if header is not None else ""
     request = Request(
         action=_text(header.find("a:Action", NS)) if header is not None else "",
-        resource_uri=_text(header.find("w:ResourceURI", NS)) if header is not None else "",
+        resource_uri=_text(header.find("w:ResourceURI", NS))
+        if header is not None
+        else "",
         message_id=_text(header.find("a:MessageID", NS)) if header is not None else "",
         max_envelope=int(max_env) if max_env.isdigit() else DEFAULT_MAX_ENVELOPE,
         body=body,
@@ -150,7 +154,8 @@ def new_id() -> str:
 
 def _envelope(action: str, relates_to: str, body: str) -> bytes:
     namespaces = " ".join(
-        f"xmlns:{prefix}={quoteattr(NS[prefix])}" for prefix in ("s", "a", "x", "w", "rsp", "p")
+        f"xmlns:{prefix}={quoteattr(NS[prefix])}"
+        for prefix in ("s", "a", "x", "w", "rsp", "p")
     )
     relates = f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>" if relates_to else ""
     return (
@@ -163,10 +168,12 @@ def _envelope(action: str, relates_to: str, body: str) -> bytes:
         "</s:Header>"
         f"<s:Body>{body}</s:Body>"
         "</s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
-def create_response(request: Request, endpoint: str, shell_id: str, owner: str, client_ip: str) -> bytes:
+def create_response(
+    request: Request, endpoint: str, shell_id: str, owner: str, client_ip: str
+) -> bytes:
     body = (
         "<x:ResourceCreated>"
         f"<a:Address>{escape(endpoint)}</a:Address>"
@@ -198,7 +205,9 @@ def command_response(request: Request, command_id: str) -> bytes:
 
 
 def signal_response(request: Request) -> bytes:
-    return _envelope(ACTION_SIGNAL + "Response", request.message_id, "<rsp:SignalResponse/>")
+    return _envelope(
+        ACTION_SIGNAL + "Response", request.message_id, "<rsp:SignalResponse/>"
+    )
 
 
 def receive_response(
@@ -207,7 +216,7 @@ def receive_response(
     streams: list[tuple[str, str, bool]],
     exit_code: int | None,
 ) -> bytes:
-    """``streams`` holds (name, base64 text, end of stream); exit_code None = running."""
+    """``streams``: (name, base64 text, end of stream); exit_code None: running."""
     parts = ["<rsp:ReceiveResponse>"]
     for name, data, end in streams:
         end_attr = ' End="true"' if end else ""
@@ -215,7 +224,9 @@ def receive_response(
             f'<rsp:Stream Name="{name}" CommandId="{command_id}"{end_attr}>{data}</rsp:Stream>'
         )
     if exit_code is None:
-        parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{COMMAND_STATE}Running"/>')
+        parts.append(
+            f'<rsp:CommandState CommandId="{command_id}" State="{COMMAND_STATE}Running"/>'
+        )
     else:
         parts.append(
             f'<rsp:CommandState CommandId="{command_id}" State="{COMMAND_STATE}Done">'
@@ -254,7 +265,7 @@ def identify_response() -> bytes:
         "<wsmid:ProductVersion>OS: 0.0.0 SP: 0.0 Stack: 3.0</wsmid:ProductVersion>"
         "</wsmid:IdentifyResponse></s:Body>"
         "</s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def shell_not_found(shell_id: str) -> Fault:

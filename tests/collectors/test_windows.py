@@ -30,7 +30,9 @@ SCRIPT = Path(windows.__file__).parent / "scripts" / "host_facts.ps1"
 class FakeSession:
     """Answers run_ps with a canned result and remembers the scripts."""
 
-    def __init__(self, stdout: str = "", stderr_text: str = "", status: int = 0, warnings=()):
+    def __init__(
+        self, stdout: str = "", stderr_text: str = "", status: int = 0, warnings=()
+    ):
         self.result = PsResult(stdout, stderr_text, status, tuple(warnings))
         self.scripts: list[str] = []
 
@@ -48,7 +50,7 @@ def sample_document() -> dict:
     return json.loads(sample_stdout().lstrip("\ufeff"))
 
 
-# -- decoding --------------------------------------------------------------------
+# -- decoding ----------------------------------------------------------------
 
 
 def test_decodes_the_sample_output():
@@ -64,7 +66,9 @@ def test_decodes_the_sample_output():
     assert facts.sphere_root == ROOT
     assert set(facts.files) == set(SPHERE_FILES)
     assert facts.webapps == ("docs", "examples", "host-manager", "manager", "ROOT")
-    assert facts.server_xml_acl[0] == AclEntry("Everyone", "Modify, Synchronize", "Allow", False)
+    assert facts.server_xml_acl[0] == AclEntry(
+        "Everyone", "Modify, Synchronize", "Allow", False
+    )
     assert facts.server_xml_acl[3] == AclEntry(
         "BUILTIN\\Users", "ReadAndExecute, Synchronize", "Allow", True
     )
@@ -112,13 +116,15 @@ def test_files_arrive_as_raw_bytes():
 
 def test_warnings_of_script_and_session_are_kept():
     session = FakeSession(
-        sample_stdout(), stderr_text="Get-CimInstance : Access denied", warnings=("slow",)
+        sample_stdout(),
+        stderr_text="Get-CimInstance : Access denied",
+        warnings=("slow",),
     )
 
     facts = collect_windows_facts(session, "sphere02", ROOT)
 
     assert facts.warnings == (
-        "local_groups Performance Monitor Users: Exception calling \"Invoke\" with \"1\" "
+        'local_groups Performance Monitor Users: Exception calling "Invoke" with "1" '
         "argument(s): 'Members'",
         "slow",
         "PowerShell reported errors: Get-CimInstance : Access denied",
@@ -148,7 +154,11 @@ def test_nulls_where_the_host_had_nothing():
     document.update(
         server_xml_acl=None, tomcat_service=None, sphere_version=None, listeners=[]
     )
-    document["webapps"] = {"path": ROOT + r"\Tomcat\webapps", "exists": False, "entries": []}
+    document["webapps"] = {
+        "path": ROOT + r"\Tomcat\webapps",
+        "exists": False,
+        "entries": [],
+    }
 
     facts = collect_windows_facts(FakeSession(json.dumps(document)), "sphere02", ROOT)
 
@@ -159,7 +169,7 @@ def test_nulls_where_the_host_had_nothing():
     assert facts.listeners == ()
 
 
-# -- malformed output ------------------------------------------------------------
+# -- malformed output --------------------------------------------------------
 
 
 def test_malformed_json_is_a_collection_error():
@@ -230,13 +240,15 @@ def test_output_without_a_json_object_is_a_collection_error():
     assert caught.value.reason == "the script printed no JSON document"
 
 
-# -- the script that is sent -----------------------------------------------------------
+# -- the script that is sent -------------------------------------------------
 
 
 def test_script_is_sent_once_with_its_parameters():
     session = FakeSession(sample_stdout())
 
-    collect_windows_facts(session, "sphere02", r"D:\Apps\ISEC7 SPHERE", shutdown_port=8015)
+    collect_windows_facts(
+        session, "sphere02", r"D:\Apps\ISEC7 SPHERE", shutdown_port=8015
+    )
 
     assert len(session.scripts) == 1
     lines = session.scripts[0].splitlines()
@@ -277,7 +289,9 @@ def test_sent_script_has_no_comment_lines_and_fits_a_command_line():
 
 def test_script_file_table_matches_sphere_files():
     text = SCRIPT.read_text(encoding="utf-8")
-    table = re.search(r"\$fileTable = \[ordered\]@\{(.*?)\n\}", text, re.DOTALL).group(1)
+    table = re.search(r"\$fileTable = \[ordered\]@\{(.*?)\n\}", text, re.DOTALL).group(
+        1
+    )
     pairs = dict(re.findall(r"^\s*(\w+)\s*=\s*'([^']*)'", table, re.MULTILINE))
 
     assert pairs == SPHERE_FILES
@@ -290,7 +304,7 @@ def test_script_is_ascii_and_starts_with_the_header():
     assert data.splitlines()[0] == b"# sphere-stig collector: host_facts schema 1"
 
 
-# -- over WinRM, against the test double ---------------------------------------------------
+# -- over WinRM, against the test double -------------------------------------
 
 ADDRESS = "127.0.0.31"
 
@@ -298,11 +312,13 @@ ADDRESS = "127.0.0.31"
 @pytest.fixture
 def double_session(tmp_path):
     pki = make_pki(tmp_path / "pki", ADDRESS)
-    utf16 = '<?xml version="1.0" encoding="UTF-16"?>\r\n<tomcat-users/>\r\n'.encode("utf-16")
+    utf16 = '<?xml version="1.0" encoding="UTF-16"?>\r\n<tomcat-users/>\r\n'.encode(
+        "utf-16"
+    )
     image = make_image(
         tmp_path / "image",
         files={
-            ROOT + r"\Tomcat\conf\server.xml": b"<Server port=\"-1\"/>\r\n",
+            ROOT + r"\Tomcat\conf\server.xml": b'<Server port="-1"/>\r\n',
             ROOT + r"\Tomcat\conf\tomcat-users.xml": utf16,
             ROOT + r"\Tomcat\webapps\manager\index.html": b"",
         },
@@ -310,15 +326,23 @@ def double_session(tmp_path):
             "computer_name": "SPHERE31",
             "acls": {
                 ROOT + r"\tomcat\CONF\server.xml": [
-                    {"identity": "NT AUTHORITY\\SYSTEM", "rights": "FullControl",
-                     "access": "Allow", "inherited": False}
+                    {
+                        "identity": "NT AUTHORITY\\SYSTEM",
+                        "rights": "FullControl",
+                        "access": "Allow",
+                        "inherited": False,
+                    }
                 ]
             },
         },
     )
-    config = DoubleConfig("sphere31", image, ADDRESS, 0, None, pki.cert, pki.key, "auditor", "pw-1234")
+    config = DoubleConfig(
+        "sphere31", image, ADDRESS, 0, None, pki.cert, pki.key, "auditor", "pw-1234"
+    )
     with WinRMDouble(config) as double:
-        endpoint = WinRMEndpoint(ADDRESS, "https", double.port("https"), "basic", pki.ca)
+        endpoint = WinRMEndpoint(
+            ADDRESS, "https", double.port("https"), "basic", pki.ca
+        )
         with WinRMSession("sphere31", endpoint, "auditor", "pw-1234") as session:
             yield session, utf16
 
@@ -330,10 +354,12 @@ def test_collects_from_the_double_byte_exact(double_session):
 
     assert facts.computer_name == "SPHERE31"
     assert facts.file("tomcat_users_xml").data == utf16
-    assert facts.file("server_xml").data == b"<Server port=\"-1\"/>\r\n"
+    assert facts.file("server_xml").data == b'<Server port="-1"/>\r\n'
     assert not facts.file("config_properties").exists
     assert facts.webapps == ("manager",)
-    assert facts.server_xml_acl == (AclEntry("NT AUTHORITY\\SYSTEM", "FullControl", "Allow", False),)
+    assert facts.server_xml_acl == (
+        AclEntry("NT AUTHORITY\\SYSTEM", "FullControl", "Allow", False),
+    )
     assert facts.listeners == ()
     assert facts.tomcat_service is None
     assert facts.warnings == (

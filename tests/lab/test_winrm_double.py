@@ -40,7 +40,9 @@ ROOT = r"C:\Program Files\ISEC7 SPHERE"
 REPO = Path(__file__).resolve().parents[2]
 SOAP = {"Content-Type": "application/soap+xml;charset=UTF-8"}
 
-UTF16_USERS = '<?xml version="1.0" encoding="UTF-16"?>\r\n<tomcat-users/>\r\n'.encode("utf-16")
+UTF16_USERS = '<?xml version="1.0" encoding="UTF-16"?>\r\n<tomcat-users/>\r\n'.encode(
+    "utf-16"
+)
 BIG_WEB_XML = b"<web-app>" + b"<!-- padding -->\r\n" * 20000 + b"</web-app>\r\n"
 
 WINDOWS_JSON = {
@@ -48,22 +50,37 @@ WINDOWS_JSON = {
     "root_store_include_lab_ca": True,
     "cert_stores": {
         "LocalMachine\\Root": [
-            {"subject": "CN=Example Root", "issuer": "CN=Example Root",
-             "thumbprint": "00112233445566778899AABBCCDDEEFF00112233",
-             "not_after": "2030-01-01T00:00:00Z"}
+            {
+                "subject": "CN=Example Root",
+                "issuer": "CN=Example Root",
+                "thumbprint": "00112233445566778899AABBCCDDEEFF00112233",
+                "not_after": "2030-01-01T00:00:00Z",
+            }
         ]
     },
     "acls": {
         ROOT.upper() + r"\TOMCAT\CONF\SERVER.XML": [
-            {"identity": "BUILTIN\\Users", "rights": "ReadAndExecute, Synchronize",
-             "access": "Allow", "inherited": True}
+            {
+                "identity": "BUILTIN\\Users",
+                "rights": "ReadAndExecute, Synchronize",
+                "access": "Allow",
+                "inherited": True,
+            }
         ]
     },
     "services": [
-        {"name": "Tomcat9", "display_name": "ISEC7 SPHERE Web",
-         "path_name": f'"{ROOT}\\Tomcat\\bin\\tomcat9.exe" //RS//Tomcat9', "state": "Stopped"},
-        {"name": "Spooler", "display_name": "Print Spooler",
-         "path_name": r"C:\Windows\System32\spoolsv.exe", "state": "Running"},
+        {
+            "name": "Tomcat9",
+            "display_name": "ISEC7 SPHERE Web",
+            "path_name": f'"{ROOT}\\Tomcat\\bin\\tomcat9.exe" //RS//Tomcat9',
+            "state": "Stopped",
+        },
+        {
+            "name": "Spooler",
+            "display_name": "Print Spooler",
+            "path_name": r"C:\Windows\System32\spoolsv.exe",
+            "state": "Running",
+        },
     ],
     "registry": {
         # Only the 64-bit view holds the key here: the double must fall back.
@@ -72,13 +89,16 @@ WINDOWS_JSON = {
             "Options9": "--add-opens=java.base/java.lang=ALL-UNNAMED",
         },
         r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{A}": {
-            "DisplayName": "ISEC7 SPHERE Agent", "DisplayVersion": "7.1.0.5",
+            "DisplayName": "ISEC7 SPHERE Agent",
+            "DisplayVersion": "7.1.0.5",
         },
         r"HKLM\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\{B}": {
-            "DisplayName": "ISEC7 SPHERE", "DisplayVersion": "7.4.0.123",
+            "DisplayName": "ISEC7 SPHERE",
+            "DisplayVersion": "7.4.0.123",
         },
         r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{C}": {
-            "DisplayName": "ISEC7 Mobile Exchange Delegate", "DisplayVersion": "3.0",
+            "DisplayName": "ISEC7 Mobile Exchange Delegate",
+            "DisplayVersion": "3.0",
         },
     },
     "local_groups": {"Distributed COM Users": ["LAB\\svc-sphere"]},
@@ -111,8 +131,16 @@ def image(tmp_path_factory):
 @pytest.fixture(scope="module")
 def double(image, pki):
     config = DoubleConfig(
-        host="sphere31", image=image, address=ADDRESS, https_port=0, http_port=0,
-        cert=pki.cert, key=pki.key, user=USER, password=PASSWORD, pki_dir=pki.ca.parent,
+        host="sphere31",
+        image=image,
+        address=ADDRESS,
+        https_port=0,
+        http_port=0,
+        cert=pki.cert,
+        key=pki.key,
+        user=USER,
+        password=PASSWORD,
+        pki_dir=pki.ca.parent,
     )
     with WinRMDouble(config) as running:
         yield running
@@ -126,8 +154,12 @@ def url(double):
 @pytest.fixture
 def protocol(url, pki):
     return winrm.Protocol(
-        url, transport="basic", username=USER, password=PASSWORD,
-        server_cert_validation="validate", ca_trust_path=str(pki.ca),
+        url,
+        transport="basic",
+        username=USER,
+        password=PASSWORD,
+        server_cert_validation="validate",
+        ca_trust_path=str(pki.ca),
     )
 
 
@@ -142,7 +174,8 @@ def envelope(action: str, body: str = "", shell_id: str = "") -> tuple[str, byte
     message_id = f"uuid:{uuid.uuid4()}"
     selector = (
         f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
-        if shell_id else ""
+        if shell_id
+        else ""
     )
     text = (
         '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
@@ -155,7 +188,7 @@ def envelope(action: str, body: str = "", shell_id: str = "") -> tuple[str, byte
     return message_id, text.encode()
 
 
-# -- HTTP and authentication -----------------------------------------------------------
+# -- HTTP and authentication -------------------------------------------------
 
 
 def test_unauthenticated_identify_is_answered(double, pki):
@@ -166,23 +199,35 @@ def test_unauthenticated_identify_is_answered(double, pki):
     )
     for scheme in ("https", "http"):
         response = requests.post(
-            f"{scheme}://{ADDRESS}:{double.port(scheme)}/wsman", data=body,
-            headers={**SOAP, "WSMANIDENTIFY": "unauthenticated"}, verify=str(pki.ca), timeout=5,
+            f"{scheme}://{ADDRESS}:{double.port(scheme)}/wsman",
+            data=body,
+            headers={**SOAP, "WSMANIDENTIFY": "unauthenticated"},
+            verify=str(pki.ca),
+            timeout=5,
         )
 
         assert response.status_code == 200
         assert response.headers["Server"] == "Microsoft-HTTPAPI/2.0"
-        assert b"<wsmid:ProductVendor>Microsoft Corporation</wsmid:ProductVendor>" in response.content
+        assert (
+            b"<wsmid:ProductVendor>Microsoft Corporation</wsmid:ProductVendor>"
+            in response.content
+        )
 
 
 def test_https_offers_basic_and_http_offers_negotiate_only(double, pki):
     https = requests.post(
-        f"https://{ADDRESS}:{double.port('https')}/wsman", data=b"", headers=SOAP,
-        verify=str(pki.ca), timeout=5,
+        f"https://{ADDRESS}:{double.port('https')}/wsman",
+        data=b"",
+        headers=SOAP,
+        verify=str(pki.ca),
+        timeout=5,
     )
     http = requests.post(
-        f"http://{ADDRESS}:{double.port('http')}/wsman", data=b"", headers=SOAP,
-        auth=(USER, PASSWORD), timeout=5,
+        f"http://{ADDRESS}:{double.port('http')}/wsman",
+        data=b"",
+        headers=SOAP,
+        auth=(USER, PASSWORD),
+        timeout=5,
     )
 
     assert https.status_code == 401
@@ -199,7 +244,7 @@ def test_only_post_to_wsman(double):
     assert requests.post(f"{base}/other", data=b"x", timeout=5).status_code == 404
 
 
-# -- the shell resource ------------------------------------------------------------------
+# -- the shell resource ------------------------------------------------------
 
 
 def test_unknown_shell_is_a_wsman_fault(protocol):
@@ -214,8 +259,14 @@ def test_unknown_shell_is_a_wsman_fault(protocol):
 def test_faults_relate_to_the_request(url, pki):
     message_id, body = envelope("http://example.invalid/Frobnicate", shell_id="X")
 
-    response = requests.post(url, data=body, headers=SOAP, auth=(USER, PASSWORD),
-                             verify=str(pki.ca), timeout=5)
+    response = requests.post(
+        url,
+        data=body,
+        headers=SOAP,
+        auth=(USER, PASSWORD),
+        verify=str(pki.ca),
+        timeout=5,
+    )
 
     assert response.status_code == 500
     assert f"<a:RelatesTo>{message_id}</a:RelatesTo>".encode() in response.content
@@ -223,8 +274,14 @@ def test_faults_relate_to_the_request(url, pki):
 
 
 def test_malformed_xml_is_a_fault_not_a_crash(url, pki):
-    response = requests.post(url, data=b"<s:Envelope", headers=SOAP, auth=(USER, PASSWORD),
-                             verify=str(pki.ca), timeout=5)
+    response = requests.post(
+        url,
+        data=b"<s:Envelope",
+        headers=SOAP,
+        auth=(USER, PASSWORD),
+        verify=str(pki.ca),
+        timeout=5,
+    )
 
     assert response.status_code == 500
     assert b"<f:WSManFault" in response.content
@@ -233,8 +290,14 @@ def test_malformed_xml_is_a_fault_not_a_crash(url, pki):
 def test_entities_are_refused(url, pki):
     body = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>'
 
-    response = requests.post(url, data=body, headers=SOAP, auth=(USER, PASSWORD),
-                             verify=str(pki.ca), timeout=5)
+    response = requests.post(
+        url,
+        data=body,
+        headers=SOAP,
+        auth=(USER, PASSWORD),
+        verify=str(pki.ca),
+        timeout=5,
+    )
 
     assert response.status_code == 500
 
@@ -253,8 +316,13 @@ def test_other_programs_are_refused(protocol):
 def test_long_script_through_cmd_exe_is_too_long(url, pki):
     # pywinrm's own run_ps goes through cmd.exe, whose 8191-character limit
     # the collector script exceeds once encoded; the suite skips cmd.exe.
-    client = winrm.Session(url, auth=(USER, PASSWORD), transport="basic",
-                           server_cert_validation="validate", ca_trust_path=str(pki.ca))
+    client = winrm.Session(
+        url,
+        auth=(USER, PASSWORD),
+        transport="basic",
+        server_cert_validation="validate",
+        ca_trust_path=str(pki.ca),
+    )
 
     result = client.run_ps(build_script(ROOT, -1))
 
@@ -262,12 +330,15 @@ def test_long_script_through_cmd_exe_is_too_long(url, pki):
     assert result.std_err == b"The command line is too long.\r\n"
 
 
-@pytest.mark.parametrize(("codepage", "prefix"), [(65001, b"\xef\xbb\xbf{"), (437, b"{")])
+@pytest.mark.parametrize(
+    ("codepage", "prefix"), [(65001, b"\xef\xbb\xbf{"), (437, b"{")]
+)
 def test_codepage_65001_starts_streams_with_a_bom(protocol, codepage, prefix):
     encoded = base64.b64encode(build_script(ROOT, -1).encode("utf-16-le")).decode()
     shell = protocol.open_shell(codepage=codepage)
-    command = protocol.run_command(shell, "powershell.exe", ["-EncodedCommand", encoded],
-                                   skip_cmd_shell=True)
+    command = protocol.run_command(
+        shell, "powershell.exe", ["-EncodedCommand", encoded], skip_cmd_shell=True
+    )
     stdout, stderr, status = protocol.get_command_output(shell, command)
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
@@ -287,7 +358,7 @@ def test_large_output_takes_several_receives(double, session):
     assert double.service.counts["Receive"] - receives >= 3
 
 
-# -- host facts from the image ---------------------------------------------------------------
+# -- host facts from the image -----------------------------------------------
 
 
 def test_host_facts_follow_the_image(double, session, pki):
@@ -298,7 +369,10 @@ def test_host_facts_follow_the_image(double, session, pki):
     assert not facts.file("catalina_properties").exists
     denied = facts.file("config_properties")
     assert denied.exists and denied.data is None
-    assert denied.error == f"Access to the path '{ROOT}\\conf\\config.properties' is denied."
+    assert (
+        denied.error
+        == f"Access to the path '{ROOT}\\conf\\config.properties' is denied."
+    )
     assert facts.webapps == ("examples.war", "manager", "ROOT")
 
     # The ACL is found although windows.json spells the path in upper case
@@ -364,14 +438,16 @@ def test_listener_is_reported_only_when_the_port_accepts(session):
 
 
 def test_windows_names_read_like_dotnet():
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "U.S. Government"),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "DoD"),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "PKI"),
-        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Virginia"),
-        x509.NameAttribute(NameOID.COMMON_NAME, "Lab Root, Test"),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "U.S. Government"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "DoD"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "PKI"),
+            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Virginia"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Lab Root, Test"),
+        ]
+    )
 
     assert windows_name(name) == (
         'CN="Lab Root, Test", S=Virginia, OU=PKI, OU=DoD, O=U.S. Government, C=US'
@@ -382,7 +458,9 @@ def test_windows_names_read_like_dotnet():
     ("host", "trusts_lab_ca", "trust_store_option", "acl_flags_users"),
     [("sphere01", True, True, False), ("sphere02", False, False, True)],
 )
-def test_lab_windows_json(tmp_path, pki, host, trusts_lab_ca, trust_store_option, acl_flags_users):
+def test_lab_windows_json(
+    tmp_path, pki, host, trusts_lab_ca, trust_store_option, acl_flags_users
+):
     # Given the lab host's windows.json beside a server.xml made here
     image = make_image(tmp_path, {ROOT + r"\Tomcat\conf\server.xml": b"<Server/>"}, {})
     shutil.copy(REPO / "lab" / "images" / host / "windows.json", image / "windows.json")
@@ -391,9 +469,13 @@ def test_lab_windows_json(tmp_path, pki, host, trusts_lab_ca, trust_store_option
 
     thumbprints = {c["thumbprint"] for c in facts["root_store"]}
     lab_ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
-    assert (lab_ca.fingerprint(hashes.SHA1()).hex().upper() in thumbprints) is trusts_lab_ca
+    assert (
+        lab_ca.fingerprint(hashes.SHA1()).hex().upper() in thumbprints
+    ) is trusts_lab_ca
     options = facts["tomcat_service"]["java_options"]
-    assert ("-Djavax.net.ssl.trustStoreType=Windows-ROOT" in options) is trust_store_option
+    assert (
+        "-Djavax.net.ssl.trustStoreType=Windows-ROOT" in options
+    ) is trust_store_option
     identities = {a["identity"] for a in facts["server_xml_acl"]}
     assert ({"BUILTIN\\Users", "Everyone"} <= identities) is acl_flags_users
     assert facts["tomcat_service"]["display_name"] == "ISEC7 SPHERE Web"
@@ -401,7 +483,7 @@ def test_lab_windows_json(tmp_path, pki, host, trusts_lab_ca, trust_store_option
     assert facts["warnings"] == []
 
 
-# -- the command line -----------------------------------------------------------------------------
+# -- the command line --------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -417,13 +499,37 @@ def test_cli_serves_logs_and_stops_on_sigterm(tmp_path, image, pki):
     log = tmp_path / "double.log"
     https_port, http_port = _free_port(), _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "lab.winrm_double", "--host", "sphere31", "--image", str(image),
-         "--address", ADDRESS, "--https-port", str(https_port), "--http-port", str(http_port),
-         "--cert", str(pki.cert), "--key", str(pki.key), "--user", USER,
-         "--password-file", str(password_file), "--pki-dir", str(pki.ca.parent),
-         "--log", str(log)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "lab.winrm_double",
+            "--host",
+            "sphere31",
+            "--image",
+            str(image),
+            "--address",
+            ADDRESS,
+            "--https-port",
+            str(https_port),
+            "--http-port",
+            str(http_port),
+            "--cert",
+            str(pki.cert),
+            "--key",
+            str(pki.key),
+            "--user",
+            USER,
+            "--password-file",
+            str(password_file),
+            "--pki-dir",
+            str(pki.ca.parent),
+            "--log",
+            str(log),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 10
@@ -459,11 +565,30 @@ def test_cli_reports_a_bad_image(tmp_path):
     password_file.write_text(PASSWORD)
 
     result = subprocess.run(
-        [sys.executable, "-m", "lab.winrm_double", "--host", "x", "--image", str(tmp_path),
-         "--address", ADDRESS, "--https-port", "0", "--http-port", str(_free_port()),
-         "--user", USER, "--password-file", str(password_file)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "lab.winrm_double",
+            "--host",
+            "x",
+            "--image",
+            str(tmp_path),
+            "--address",
+            ADDRESS,
+            "--https-port",
+            "0",
+            "--http-port",
+            str(_free_port()),
+            "--user",
+            USER,
+            "--password-file",
+            str(password_file),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
     assert result.returncode == 1
@@ -476,7 +601,16 @@ def test_double_answers_the_script_as_json(image, pki):
     document = json.loads(json.dumps(host_image.host_facts(ROOT, -1)))
 
     assert list(document) == [
-        "schema", "computer_name", "sphere_root", "files", "webapps", "server_xml_acl",
-        "root_store", "tomcat_service", "listeners", "sphere_version", "local_groups",
+        "schema",
+        "computer_name",
+        "sphere_root",
+        "files",
+        "webapps",
+        "server_xml_acl",
+        "root_store",
+        "tomcat_service",
+        "listeners",
+        "sphere_version",
+        "local_groups",
         "warnings",
     ]

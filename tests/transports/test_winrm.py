@@ -32,7 +32,9 @@ DATA = Path(__file__).parent / "data"
 HOST_FACTS = "# sphere-stig collector: host_facts schema 1\n"
 
 
-def collector_script(root: str = r"C:\Program Files\ISEC7 SPHERE", port: int = -1) -> str:
+def collector_script(
+    root: str = r"C:\Program Files\ISEC7 SPHERE", port: int = -1
+) -> str:
     return f"{HOST_FACTS}$SphereRoot = '{root}'\n$ShutdownPort = {port}\n"
 
 
@@ -45,12 +47,21 @@ def pki(tmp_path_factory):
 def double(tmp_path_factory, pki):
     image = make_image(
         tmp_path_factory.mktemp("image"),
-        files={r"C:\Program Files\ISEC7 SPHERE\Tomcat\conf\server.xml": b"<Server port='-1'/>\r\n"},
+        files={
+            r"C:\Program Files\ISEC7 SPHERE\Tomcat\conf\server.xml": b"<Server port='-1'/>\r\n"
+        },
         windows={"computer_name": "TEST31"},
     )
     config = DoubleConfig(
-        host="test31", image=image, address=ADDRESS, https_port=0, http_port=0,
-        cert=pki.cert, key=pki.key, user=USER, password=PASSWORD,
+        host="test31",
+        image=image,
+        address=ADDRESS,
+        https_port=0,
+        http_port=0,
+        cert=pki.cert,
+        key=pki.key,
+        user=USER,
+        password=PASSWORD,
     )
     with WinRMDouble(config) as running:
         yield running
@@ -58,7 +69,9 @@ def double(tmp_path_factory, pki):
 
 @pytest.fixture
 def endpoint(double, pki):
-    return WinRMEndpoint(ADDRESS, "https", double.port("https"), "basic", pki.ca, connect_timeout=3)
+    return WinRMEndpoint(
+        ADDRESS, "https", double.port("https"), "basic", pki.ca, connect_timeout=3
+    )
 
 
 def free_port() -> int:
@@ -136,7 +149,9 @@ def test_an_expired_shell_is_replaced_once(double, endpoint):
 
 def test_basic_over_plain_http_is_refused_clearly(double, pki):
     # Given the HTTP listener, which behaves like a hardened host
-    endpoint = WinRMEndpoint(ADDRESS, "http", double.port("http"), "basic", connect_timeout=3)
+    endpoint = WinRMEndpoint(
+        ADDRESS, "http", double.port("http"), "basic", connect_timeout=3
+    )
 
     # When Basic credentials are sent over it
     with pytest.raises(CollectionError) as caught:
@@ -146,14 +161,18 @@ def test_basic_over_plain_http_is_refused_clearly(double, pki):
     error = caught.value
     assert error.host == "test31"
     assert error.source == f"WinRM http://{ADDRESS}:{double.port('http')}"
-    assert error.reason.startswith("server refused unencrypted Basic authentication over HTTP")
+    assert error.reason.startswith(
+        "server refused unencrypted Basic authentication over HTTP"
+    )
     assert "it offers Negotiate" in error.reason
     assert "use scheme https" in error.reason
 
 
 def test_wrong_password_is_an_authentication_error(double, endpoint):
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", endpoint, USER, "not-the-password").run_ps(collector_script())
+        WinRMSession("test31", endpoint, USER, "not-the-password").run_ps(
+            collector_script()
+        )
 
     assert caught.value.reason == (
         "authentication refused (HTTP 401) — check the user and password reference"
@@ -280,7 +299,7 @@ def test_endpoint_defaults():
     assert WinRMEndpoint("fd00::5", port=15986).url == "https://[fd00::5]:15986/wsman"
 
 
-# -- CLIXML decoding (no network) --------------------------------------------------
+# -- CLIXML decoding (no network) --------------------------------------------
 
 
 def test_decode_clixml_drops_progress_and_keeps_errors():
@@ -313,7 +332,7 @@ def test_decode_clixml_leaves_plain_text_alone():
 
 
 def test_decode_clixml_keeps_broken_xml_as_text():
-    errors, warnings = decode_clixml("#< CLIXML\r\n<Objs><S S=\"Error\">cut off")
+    errors, warnings = decode_clixml('#< CLIXML\r\n<Objs><S S="Error">cut off')
 
     assert errors == '<Objs><S S="Error">cut off'
     assert warnings and warnings[0].startswith("stderr is not valid CLIXML")

@@ -139,14 +139,20 @@ def _need(data: dict[str, Any], key: str, kind: Any, where: str) -> Any:
     if isinstance(value, bool) and bool not in kinds:
         raise _Malformed(f"'{where}{key}' should be {_kind_name(kinds)}, not {value!r}")
     if not isinstance(value, kinds):
-        raise _Malformed(f"'{where}{key}' should be {_kind_name(kinds)}, not {type(value).__name__}")
+        raise _Malformed(
+            f"'{where}{key}' should be {_kind_name(kinds)}, not {type(value).__name__}"
+        )
     return value
 
 
 def _kind_name(kinds: tuple[Any, ...]) -> str:
     names = {
-        str: "a string", int: "a number", bool: "true or false", list: "a list",
-        dict: "an object", type(None): "null",
+        str: "a string",
+        int: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
     }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -177,13 +183,16 @@ def _facts(doc: dict[str, Any], host: str) -> WindowsFacts:
             if _need(webapps, "exists", bool, "webapps.")
             else None
         ),
-        server_xml_acl=None if acl is None else tuple(_acl_entry(e, i) for i, e in enumerate(acl)),
+        server_xml_acl=None
+        if acl is None
+        else tuple(_acl_entry(e, i) for i, e in enumerate(acl)),
         root_store=tuple(
             _certificate(c, i) for i, c in enumerate(_need(doc, "root_store", list, ""))
         ),
         tomcat_service=None if service is None else _service(service),
         listeners=tuple(
-            _listener(item, i) for i, item in enumerate(_need(doc, "listeners", list, ""))
+            _listener(item, i)
+            for i, item in enumerate(_need(doc, "listeners", list, ""))
         ),
         sphere_version=_need(doc, "sphere_version", (str, type(None)), ""),
         local_groups={
@@ -218,7 +227,9 @@ def _file(files: dict[str, Any], key: str) -> RemoteFile:
         except (binascii.Error, ValueError):
             raise _Malformed(f"'{where}b64' is not valid base64") from None
     if exists and data is None and error is None:
-        raise _Malformed(f"'{where}' says the file exists but carries neither data nor error")
+        raise _Malformed(
+            f"'{where}' says the file exists but carries neither data nor error"
+        )
     return RemoteFile(key, _need(entry, "path", str, where), exists, data, error)
 
 

@@ -173,7 +173,9 @@ class WinRMSession:
             except Exception as exc:
                 # The host drops idle shells by itself; a failed delete leaks
                 # nothing on our side and must not turn results into errors.
-                log.debug("deleting shell %s on %s failed: %s", shell_id, self.host, exc)
+                log.debug(
+                    "deleting shell %s on %s failed: %s", shell_id, self.host, exc
+                )
             log.info("WinRM session to %s (%s) closed", self.host, self.endpoint.url)
         else:
             protocol.transport.close_session()
@@ -191,7 +193,9 @@ class WinRMSession:
                 # waited on other hosts for long may find its shell gone.
                 if exc.wsman_fault_code != FAULT_SHELL_NOT_FOUND or attempt == 2:
                     raise self._mapped(exc) from None
-                log.info("shell %s on %s has expired; opening a new one", shell_id, self.host)
+                log.info(
+                    "shell %s on %s has expired; opening a new one", shell_id, self.host
+                )
                 self._shell_id = None
             except CollectionError:
                 raise
@@ -210,7 +214,10 @@ class WinRMSession:
                 raise self._mapped(exc) from None
             log.info(
                 "WinRM session to %s (%s, %s auth) opened, shell %s",
-                self.host, self.endpoint.url, self.endpoint.auth, self._shell_id,
+                self.host,
+                self.endpoint.url,
+                self.endpoint.auth,
+                self._shell_id,
             )
         return self._shell_id
 
@@ -224,7 +231,8 @@ class WinRMSession:
         if endpoint.scheme == "https" and not endpoint.validate_certificate:
             log.warning(
                 "%s: certificate validation of %s is off by configuration",
-                self.host, endpoint.url,
+                self.host,
+                endpoint.url,
             )
         try:
             protocol = winrm.Protocol(
@@ -251,7 +259,9 @@ class WinRMSession:
         self._protocol = protocol
         return protocol
 
-    def _run_command(self, shell_id: str, arguments: list[str]) -> tuple[bytes, bytes, int]:
+    def _run_command(
+        self, shell_id: str, arguments: list[str]
+    ) -> tuple[bytes, bytes, int]:
         winrm = _winrm()
         protocol = self._protocol
         command_id = protocol.run_command(
@@ -285,7 +295,9 @@ class WinRMSession:
         try:
             self._protocol.cleanup_command(shell_id, command_id)
         except Exception as exc:
-            log.debug("terminating command %s on %s failed: %s", command_id, self.host, exc)
+            log.debug(
+                "terminating command %s on %s failed: %s", command_id, self.host, exc
+            )
 
     # -- error mapping -----------------------------------------------------
 
@@ -319,7 +331,9 @@ class WinRMSession:
                 f"server does not accept {label} authentication (it offers "
                 f"{offers}); choose one of those or enable {label} on the host"
             )
-        return "authentication refused (HTTP 401) — check the user and password reference"
+        return (
+            "authentication refused (HTTP 401) — check the user and password reference"
+        )
 
 
 def _powershell_arguments(script: str) -> list[str]:
@@ -408,7 +422,9 @@ def _tls_reason(exc: BaseException) -> str:
         return f"TLS certificate not trusted: {match.group(1).strip()}"
     match = re.search(r"[Hh]ostname mismatch, ([^(\]'\"]+)", text)
     if match:
-        return f"TLS certificate not trusted: host name mismatch, {match.group(1).strip()}"
+        return (
+            f"TLS certificate not trusted: host name mismatch, {match.group(1).strip()}"
+        )
     match = re.search(r"\[SSL: ([A-Z_]+)\] ([^(\]'\"]+)", text)
     detail = match.group(2).strip() if match else "see the debug log"
     hint = " (is this an HTTP listener?)" if "WRONG_VERSION_NUMBER" in text else ""
@@ -471,7 +487,9 @@ def _connection_reason(causes: list[BaseException]) -> str:
             return "host unreachable"
     text = " ".join(str(c) for c in causes)
     if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "the host closed the connection without answering (check scheme and port)"
+        return (
+            "the host closed the connection without answering (check scheme and port)"
+        )
     return f"connection failed: {causes[-1] if causes else 'unknown error'}"
 
 

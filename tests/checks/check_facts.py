@@ -1,0 +1,133 @@
+"""Hand-built facts for the check tests: no network, no WinRM.
+
+Imported by module name (the folder is on sys.path through rootdir-less
+collection), so it is not called conftest: tests/catalog has one of those.
+
+``windows_facts`` puts test files where the collector would put them (keyed
+as in ``facts.SPHERE_FILES``); ``tls_scan`` builds what sslyze would report.
+"""
+
+from __future__ import annotations
+
+import ntpath
+from pathlib import Path
+
+from sphere_stig.checks import Facts, Inputs
+from sphere_stig.facts import (
+    SPHERE_FILES,
+    CertificateInfo,
+    Listener,
+    RemoteFile,
+    TlsScan,
+    TomcatService,
+    WindowsFacts,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+HOST = "sphere01"
+ROOT = r"C:\Program Files\ISEC7 SPHERE"
+SERVER_XML_PATH = ntpath.join(ROOT, SPHERE_FILES["server_xml"])
+SERVER_XML_SOURCE = f"{HOST}: {SERVER_XML_PATH}"
+SCAN_SOURCE = f"{HOST}: live TLS scan of 127.0.0.2:443"
+PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+SUITES = {
+    "SSLv3": ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",),
+    "TLSv1": ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",),
+    "TLSv1.1": ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",),
+    "TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",),
+    "TLSv1.3": ("TLS_AES_256_GCM_SHA384",),
+}
+# Other sockets a Windows server always has open.
+BACKGROUND_LISTENERS = (
+    Listener("0.0.0.0", 135, "svchost"),
+    Listener("0.0.0.0", 443, "tomcat9"),
+    Listener("0.0.0.0", 5986, "System"),
+)
+
+
+def server_xml(name: str) -> bytes:
+    return (DATA / "server-xml" / name).read_bytes()
+
+
+def windows_facts(
+    server: bytes | None,
+    *,
+    catalina_properties: bytes | None = None,
+    listeners: tuple[Listener, ...] = BACKGROUND_LISTENERS,
+    java_options: tuple[str, ...] = (),
+) -> WindowsFacts:
+    files = {
+        key: RemoteFile(key, ntpath.join(ROOT, relative), exists=False)
+        for key, relative in SPHERE_FILES.items()
+    }
+    files["server_xml"] = RemoteFile(
+        "server_xml", SERVER_XML_PATH, exists=server is not None, data=server
+    )
+    if catalina_properties is not None:
+        path = ntpath.join(ROOT, SPHERE_FILES["catalina_properties"])
+        files["catalina_properties"] = RemoteFile(
+            "catalina_properties", path, exists=True, data=catalina_properties
+        )
+    return WindowsFacts(
+        host=HOST,
+        computer_name="SPHERE01",
+        sphere_root=ROOT,
+        files=files,
+        listeners=listeners,
+        tomcat_service=TomcatService(
+            name="ISEC7SphereWeb",
+            display_name="ISEC7 SPHERE Web",
+            path=ntpath.join(ROOT, r"Tomcat\bin\tomcat9.exe"),
+            state="Running",
+            registry_key="",
+            java_options=java_options,
+        ),
+    )
+
+
+def tls_scan(*accepted: str, chain=(), trusted=None, error=None) -> TlsScan:
+    return TlsScan(
+        host=HOST,
+        address="127.0.0.2",
+        port=443,
+        accepted={p: (SUITES.get(p, ()) if p in accepted else ()) for p in PROTOCOLS},
+        chain=tuple(chain),
+        chain_trusted=trusted,
+        trust_store="/etc/sphere-stig/dod-roots.pem" if trusted is not None else "",
+        validation_error=error,
+    )
+
+
+def certificate(
+    subject: str = "CN=sphere01.lab.example,OU=USA,OU=PKI,OU=DoD,O=U.S. Government,C=US",
+    issuer: str = "CN=DOD ID CA-72,OU=PKI,OU=DoD,O=U.S. Government,C=US",
+    not_before: str = "2025-01-01T00:00:00+00:00",
+    not_after: str = "2099-01-01T00:00:00+00:00",
+    self_signed: bool = False,
+) -> CertificateInfo:
+    return CertificateInfo(
+        subject=subject,
+        issuer=issuer,
+        not_before=not_before,
+        not_after=not_after,
+        signature_algorithm="sha256WithRSA",
+        key_type="RSA",
+        key_size=2048,
+        self_signed=self_signed,
+        sha256="00" * 32,
+    )
+
+
+def default_inputs() -> Inputs:
+    return Inputs(sphere_root=ROOT, https_port=443)
+
+
+def facts(windows: WindowsFacts | None = None, tls: TlsScan | None = None) -> Facts:
+    return Facts(host=HOST, windows=windows, tls=tls)
+
+
+def by_item(verdict, fragment: str):
+    """The one evidence line whose item contains ``fragment``."""
+    found = [e for e in verdict.evidence if fragment in e.item]
+    assert len(found) == 1, [e.item for e in verdict.evidence]
+    return found[0]
