@@ -3,7 +3,12 @@
     python -m lab.winrm_double --host sphere01 --image lab/images/sphere01 \\
         --address 127.0.0.2 --https-port 5986 --http-port 5985 \\
         --cert lab/.run/pki/sphere01-winrm.pem --key lab/.run/pki/sphere01-winrm.key \\
-        --user 'LAB\\svc-stig' --password-file lab/.run/secrets/winrm-password
+        --user lab-auditor --password-file lab/.run/secrets/winrm-password \\
+        --log lab/.run/logs/winrm-sphere01.log
+
+The root store of hosts whose windows.json sets root_store_include_lab_ca
+gets ``<pki-dir>/ca.pem`` (default lab/.run/pki). Run it from the repository
+root (``lab`` and ``sphere_stig`` must be importable).
 
 SIGTERM or Ctrl-C stops it cleanly (exit status 0).
 """

@@ -31,10 +31,10 @@ from xml.sax.saxutils import escape
 
 from lab.winrm_double import wsman
 from lab.winrm_double.image import HostImage
+from sphere_stig.collectors.windows import HEADER as HOST_FACTS_HEADER
 
 log = logging.getLogger(__name__)
 
-HOST_FACTS_HEADER = "# sphere-stig collector: host_facts schema 1"
 CMD_EXE_LIMIT = 8191
 CREATE_PROCESS_LIMIT = 32767
 UTF8_CODEPAGE = 65001
@@ -48,7 +48,8 @@ _ASSIGNMENT = re.compile(
 _PROGRESS_RECORD = (
     '<Obj S="progress" RefId="0"><TN RefId="0">'
     "<T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>"
-    '<MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV>'
+    '<MS><I64 N="SourceId">1</I64><PR N="Record">'
+    "<AV>Preparing modules for first use.</AV>"
     "<AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR>"
     "</MS></Obj>"
 )

@@ -179,7 +179,8 @@ def create_response(
         f"<a:Address>{escape(endpoint)}</a:Address>"
         "<a:ReferenceParameters>"
         f"<w:ResourceURI>{SHELL_URI}</w:ResourceURI>"
-        f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
+        f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector>'
+        "</w:SelectorSet>"
         "</a:ReferenceParameters>"
         "</x:ResourceCreated>"
         "<rsp:Shell>"
@@ -200,7 +201,11 @@ def delete_response(request: Request) -> bytes:
 
 
 def command_response(request: Request, command_id: str) -> bytes:
-    body = f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
+    body = (
+        "<rsp:CommandResponse>"
+        f"<rsp:CommandId>{command_id}</rsp:CommandId>"
+        "</rsp:CommandResponse>"
+    )
     return _envelope(ACTION_COMMAND + "Response", request.message_id, body)
 
 
@@ -221,11 +226,13 @@ def receive_response(
     for name, data, end in streams:
         end_attr = ' End="true"' if end else ""
         parts.append(
-            f'<rsp:Stream Name="{name}" CommandId="{command_id}"{end_attr}>{data}</rsp:Stream>'
+            f'<rsp:Stream Name="{name}" CommandId="{command_id}"{end_attr}>'
+            f"{data}</rsp:Stream>"
         )
     if exit_code is None:
         parts.append(
-            f'<rsp:CommandState CommandId="{command_id}" State="{COMMAND_STATE}Running"/>'
+            f'<rsp:CommandState CommandId="{command_id}" '
+            f'State="{COMMAND_STATE}Running"/>'
         )
     else:
         parts.append(
@@ -245,7 +252,8 @@ def fault_response(fault: Fault, relates_to: str, machine: str) -> bytes:
         f"<s:Subcode><s:Value>{escape(fault.subcode)}</s:Value></s:Subcode></s:Code>"
         f'<s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
         "<s:Detail>"
-        f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine={quoteattr(machine)}>'
+        f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" '
+        f"Machine={quoteattr(machine)}>"
         f"<f:Message>{escape(message)}</f:Message>"
         "</f:WSManFault>"
         "</s:Detail>"

@@ -1,10 +1,13 @@
 """Hand-built facts for the check tests: no network, no WinRM.
 
-Imported by module name (the folder is on sys.path through rootdir-less
-collection), so it is not called conftest: tests/catalog has one of those.
+pytest puts this folder on sys.path (it has no __init__.py), so the test
+modules import this one by name. It is not a conftest.py because helpers
+imported from "conftest" would clash with tests/catalog/conftest.py.
 
 ``windows_facts`` puts test files where the collector would put them (keyed
-as in ``facts.SPHERE_FILES``); ``tls_scan`` builds what sslyze would report.
+as in ``facts.SPHERE_FILES``); its listeners are those the host facts script
+reports, the sockets on the probed shutdown port only. ``tls_scan`` builds
+what sslyze would report.
 """
 
 from __future__ import annotations
@@ -37,12 +40,6 @@ SUITES = {
     "TLSv1.2": ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",),
     "TLSv1.3": ("TLS_AES_256_GCM_SHA384",),
 }
-# Other sockets a Windows server always has open.
-BACKGROUND_LISTENERS = (
-    Listener("0.0.0.0", 135, "svchost"),
-    Listener("0.0.0.0", 443, "tomcat9"),
-    Listener("0.0.0.0", 5986, "System"),
-)
 
 
 def server_xml(name: str) -> bytes:
@@ -53,7 +50,8 @@ def windows_facts(
     server: bytes | None,
     *,
     catalina_properties: bytes | None = None,
-    listeners: tuple[Listener, ...] = BACKGROUND_LISTENERS,
+    listeners: tuple[Listener, ...] = (),
+    warnings: tuple[str, ...] = (),
     java_options: tuple[str, ...] = (),
 ) -> WindowsFacts:
     files = {
@@ -82,6 +80,7 @@ def windows_facts(
             registry_key="",
             java_options=java_options,
         ),
+        warnings=warnings,
     )
 
 
@@ -98,9 +97,13 @@ def tls_scan(*accepted: str, chain=(), trusted=None, error=None) -> TlsScan:
     )
 
 
+DOD_LEAF = "CN=sphere01.lab.example,OU=USA,OU=PKI,OU=DoD,O=U.S. Government,C=US"
+DOD_CA = "CN=DOD ID CA-72,OU=PKI,OU=DoD,O=U.S. Government,C=US"
+
+
 def certificate(
-    subject: str = "CN=sphere01.lab.example,OU=USA,OU=PKI,OU=DoD,O=U.S. Government,C=US",
-    issuer: str = "CN=DOD ID CA-72,OU=PKI,OU=DoD,O=U.S. Government,C=US",
+    subject: str = DOD_LEAF,
+    issuer: str = DOD_CA,
     not_before: str = "2025-01-01T00:00:00+00:00",
     not_after: str = "2099-01-01T00:00:00+00:00",
     self_signed: bool = False,

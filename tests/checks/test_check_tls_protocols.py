@@ -24,7 +24,9 @@ def test_registered_with_both_fact_sources():
 
 def test_hardened_server_passes(inputs):
     # Given TLS 1.2/1.3 in server.xml and on the wire
-    given = facts(windows_facts(server_xml("hardened.xml")), tls_scan("TLSv1.2", "TLSv1.3"))
+    given = facts(
+        windows_facts(server_xml("hardened.xml")), tls_scan("TLSv1.2", "TLSv1.3")
+    )
 
     # When the check runs
     verdict = tls_protocols(given, inputs)
@@ -37,7 +39,8 @@ def test_hardened_server_passes(inputs):
     )
     file_line = by_item(verdict, 'protocols of SSLHostConfig "_default_" on port 443')
     assert file_line.observed == (
-        'only TLSv1.2 and TLSv1.3 are enabled; SSLHostConfig protocols="+TLSv1.2,+TLSv1.3"'
+        "only TLSv1.2 and TLSv1.3 are enabled; "
+        'SSLHostConfig protocols="+TLSv1.2,+TLSv1.3"'
     )
     assert file_line.expected == "only TLSv1.2 and/or TLSv1.3 enabled"
     assert file_line.source == SERVER_XML_SOURCE
@@ -74,14 +77,17 @@ def test_protocols_all_fails_in_file_and_on_wire(inputs):
         "TLSv1 and TLSv1.1 accepted besides TLSv1.2 and TLSv1.3; refused: SSLv2, SSLv3"
     )
     assert scan_line.ok is False
-    assert verdict.summary.startswith("Port 443 does not limit TLS to versions 1.2 and 1.3: ")
+    assert verdict.summary.startswith(
+        "Port 443 does not limit TLS to versions 1.2 and 1.3: "
+    )
 
 
 def test_missing_protocols_is_tomcats_default_and_disagreement_is_explained(inputs):
     # Given no protocols attribute (Tomcat default "all") and a JVM that refuses
     # TLS 1.0/1.1 on its own
     given = facts(
-        windows_facts(server_xml("missing-attributes.xml")), tls_scan("TLSv1.2", "TLSv1.3")
+        windows_facts(server_xml("missing-attributes.xml")),
+        tls_scan("TLSv1.2", "TLSv1.3"),
     )
 
     # When the check runs
@@ -107,7 +113,8 @@ def test_missing_protocols_is_tomcats_default_and_disagreement_is_explained(inpu
 def test_wire_accepting_more_than_the_file_is_a_disagreement(inputs):
     # Given a clean server.xml but a port that still answers TLS 1.0
     given = facts(
-        windows_facts(server_xml("hardened.xml")), tls_scan("TLSv1", "TLSv1.2", "TLSv1.3")
+        windows_facts(server_xml("hardened.xml")),
+        tls_scan("TLSv1", "TLSv1.2", "TLSv1.3"),
     )
 
     # When the check runs
@@ -125,7 +132,8 @@ def test_wire_accepting_more_than_the_file_is_a_disagreement(inputs):
 def test_legacy_connector_attributes_are_judged(inputs):
     # Given Tomcat 9 style sslEnabledProtocols on the Connector
     given = facts(
-        windows_facts(server_xml("legacy-attributes.xml")), tls_scan("TLSv1.2", "TLSv1.3")
+        windows_facts(server_xml("legacy-attributes.xml")),
+        tls_scan("TLSv1.2", "TLSv1.3"),
     )
 
     # When the check runs
@@ -135,7 +143,8 @@ def test_legacy_connector_attributes_are_judged(inputs):
     assert verdict.status is Status.PASS
     line = by_item(verdict, "built from deprecated Connector attributes")
     assert line.observed == (
-        'only TLSv1.2 and TLSv1.3 are enabled; Connector sslEnabledProtocols="TLSv1.2,TLSv1.3"'
+        "only TLSv1.2 and TLSv1.3 are enabled; "
+        'Connector sslEnabledProtocols="TLSv1.2,TLSv1.3"'
     )
 
 
@@ -149,7 +158,10 @@ def test_commented_out_connector_fails(inputs):
     # Then the missing connector and the failed handshakes are both findings
     assert verdict.status is Status.FAIL
     missing = by_item(verdict, "Connector on port 443")
-    assert missing.observed == "no active Connector on port 443 (active connectors: port 80)"
+    assert (
+        missing.observed
+        == "no active Connector on port 443 (active connectors: port 80)"
+    )
     assert missing.ok is False
     assert by_item(verdict, "protocol versions accepted").observed == (
         "no TLS 1.2 or TLS 1.3 handshake succeeded; refused: SSLv2, SSLv3, TLSv1, "
@@ -215,7 +227,8 @@ def test_plain_http_on_the_https_port_fails(inputs):
     # Then the evidence says it is plain HTTP
     assert verdict.status is Status.FAIL
     assert by_item(verdict, "TLS on the connector on port 443").observed == (
-        'Connector port="443" in Service "S" has SSLEnabled absent, so it speaks plain HTTP'
+        'Connector port="443" in Service "S" has SSLEnabled absent, so it speaks '
+        "plain HTTP"
     )
 
 
@@ -227,7 +240,8 @@ def test_unresolved_protocols_placeholder_is_an_error(inputs):
     with pytest.raises(CheckError) as raised:
         tls_protocols(given, inputs)
     assert str(raised.value).startswith(
-        f"{SERVER_XML_SOURCE}: Service \"Catalina\" / Connector port=\"${{https.port:-443}}\" "
+        f"{SERVER_XML_SOURCE}: "
+        'Service "Catalina" / Connector port="${https.port:-443}" '
         "/ SSLHostConfig protocols uses ${tls.protocols}"
     )
     assert "Define the property in catalina.properties" in str(raised.value)
@@ -261,7 +275,7 @@ def test_missing_server_xml_names_the_inventory_key(inputs):
     assert str(raised.value) == (
         f"sphere01: {SERVER_XML_PATH} does not exist. WinRM answered, so the Sphere "
         "install root is probably wrong: set sphere_root for this host in the "
-        "inventory (it is now 'C:\\\\Program Files\\\\ISEC7 SPHERE')"
+        'inventory (it is now "C:\\Program Files\\ISEC7 SPHERE")'
     )
 
 
@@ -276,11 +290,15 @@ def test_broken_server_xml_is_an_error_not_a_finding(inputs):
 
 def test_other_https_port_from_inputs(inputs):
     # Given a site that serves the console on 8443
-    data = server_xml("hardened.xml").replace(b'port="443" protocol=', b'port="8443" protocol=')
+    data = server_xml("hardened.xml").replace(
+        b'port="443" protocol=', b'port="8443" protocol='
+    )
     given = facts(windows_facts(data), tls_scan("TLSv1.2"))
 
     # When the check runs with https_port 8443
-    verdict = tls_protocols(given, type(inputs)(sphere_root=inputs.sphere_root, https_port=8443))
+    verdict = tls_protocols(
+        given, type(inputs)(sphere_root=inputs.sphere_root, https_port=8443)
+    )
 
     # Then the 8443 connector is the one judged
     assert by_item(verdict, "protocols of SSLHostConfig").item.endswith("on port 8443")

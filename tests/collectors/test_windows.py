@@ -20,7 +20,7 @@ from sphere_stig.collectors import windows
 from sphere_stig.collectors.windows import build_script, collect_windows_facts
 from sphere_stig.facts import SPHERE_FILES, AclEntry, Listener, StoreCertificate
 from sphere_stig.outcome import CollectionError
-from sphere_stig.transports.winrm import PsResult, WinRMEndpoint, WinRMSession
+from sphere_stig.transports.winrm import PsResult, WinRMOptions, WinRMSession
 
 DATA = Path(__file__).parent / "data"
 ROOT = r"C:\Program Files\ISEC7 SPHERE"
@@ -207,7 +207,8 @@ def test_script_failure_without_output_reports_stderr():
         ),
         (
             lambda d: d["files"]["sphere_web_xml"].update(b64=None),
-            "'files.sphere_web_xml.' says the file exists but carries neither data nor error",
+            "'files.sphere_web_xml.' says the file exists but carries neither data "
+            "nor error",
         ),
         (
             lambda d: d["server_xml_acl"][1].update(inherited="yes"),
@@ -340,10 +341,10 @@ def double_session(tmp_path):
         "sphere31", image, ADDRESS, 0, None, pki.cert, pki.key, "auditor", "pw-1234"
     )
     with WinRMDouble(config) as double:
-        endpoint = WinRMEndpoint(
-            ADDRESS, "https", double.port("https"), "basic", pki.ca
+        settings = WinRMOptions(
+            "https", double.port("https"), "basic", "auditor", pki.ca
         )
-        with WinRMSession("sphere31", endpoint, "auditor", "pw-1234") as session:
+        with WinRMSession("sphere31", ADDRESS, settings, "pw-1234") as session:
             yield session, utf16
 
 
@@ -363,5 +364,5 @@ def test_collects_from_the_double_byte_exact(double_session):
     assert facts.listeners == ()
     assert facts.tomcat_service is None
     assert facts.warnings == (
-        "tomcat_service: no service runs from C:\\Program Files\\ISEC7 SPHERE\\Tomcat\\bin\\",
+        f"tomcat_service: no service runs from {ROOT}\\Tomcat\\bin\\",
     )

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
+from defusedxml.ElementTree import fromstring
 
 from lab import catalina
 from lab import pki as lab_pki
@@ -112,3 +113,17 @@ def test_running_pid_needs_a_live_process_with_the_marker(tmp_path):
 
     pid_file.write_text("not a pid\n")
     assert catalina.running_pid(pid_file, marker) is None
+
+
+def test_the_base_context_skips_class_path_scanning(bases):
+    layout, _ = bases["sphere01"]
+    root = fromstring((layout.base / "conf" / "context.xml").read_bytes())
+
+    scanner = root.find("JarScanner")
+    assert scanner is not None
+    assert scanner.get("scanClassPath") == "false"
+
+
+def test_quick_scan_refuses_an_unexpected_context_file():
+    with pytest.raises(ValueError, match="Context"):
+        catalina.quick_scan("<Context/>")

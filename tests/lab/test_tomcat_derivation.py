@@ -96,8 +96,9 @@ def test_sphere01_security_settings_survive():
     connector = https_connector(root)
     assert connector.get("SSLEnabled") == "true"
     assert (connector.get("scheme"), connector.get("secure")) == ("https", "true")
+    # The lab inventory documents 150 threads and 1000 connections.
     assert (connector.get("maxThreads"), connector.get("maxConnections")) == (
-        "200",
+        "150",
         "1000",
     )
     ssl_config = only(connector, "SSLHostConfig")
@@ -141,6 +142,7 @@ def test_sphere02_drift_survives():
     assert root.get("address") == "127.0.0.12"
 
     connector = https_connector(root)
+    assert connector.get("maxThreads") == "200"
     assert connector.get("maxConnections") is None
     ssl_config = only(connector, "SSLHostConfig")
     assert ssl_config.get("protocols") == "TLSv1,TLSv1.1,TLSv1.2"

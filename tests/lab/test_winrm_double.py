@@ -31,13 +31,14 @@ from lab.winrm_double import DoubleConfig, WinRMDouble
 from lab.winrm_double.image import HostImage, windows_name
 from lab.winrm_double.testing import make_image, make_pki
 from sphere_stig.collectors.windows import build_script, collect_windows_facts
-from sphere_stig.transports.winrm import WinRMEndpoint, WinRMSession
+from sphere_stig.transports.winrm import WinRMOptions, WinRMSession
 
 ADDRESS = "127.0.0.31"
 USER = "lab-auditor"
 PASSWORD = "double-pw-31"
 ROOT = r"C:\Program Files\ISEC7 SPHERE"
 REPO = Path(__file__).resolve().parents[2]
+PROCRUN_64 = r"HKLM\SOFTWARE\Apache Software Foundation\Procrun 2.0"
 SOAP = {"Content-Type": "application/soap+xml;charset=UTF-8"}
 
 UTF16_USERS = '<?xml version="1.0" encoding="UTF-16"?>\r\n<tomcat-users/>\r\n'.encode(
@@ -84,7 +85,7 @@ WINDOWS_JSON = {
     ],
     "registry": {
         # Only the 64-bit view holds the key here: the double must fall back.
-        r"HKLM\SOFTWARE\Apache Software Foundation\Procrun 2.0\Tomcat9\Parameters\Java": {
+        PROCRUN_64 + r"\Tomcat9\Parameters\Java": {
             "options": ["-Xss1m", "-Djavax.net.ssl.trustStoreType=Windows-ROOT"],
             "Options9": "--add-opens=java.base/java.lang=ALL-UNNAMED",
         },
@@ -165,15 +166,16 @@ def protocol(url, pki):
 
 @pytest.fixture
 def session(double, pki):
-    endpoint = WinRMEndpoint(ADDRESS, "https", double.port("https"), "basic", pki.ca)
-    with WinRMSession("sphere31", endpoint, USER, PASSWORD) as opened:
+    settings = WinRMOptions("https", double.port("https"), "basic", USER, pki.ca)
+    with WinRMSession("sphere31", ADDRESS, settings, PASSWORD) as opened:
         yield opened
 
 
 def envelope(action: str, body: str = "", shell_id: str = "") -> tuple[str, bytes]:
     message_id = f"uuid:{uuid.uuid4()}"
     selector = (
-        f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
+        f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector>'
+        "</w:SelectorSet>"
         if shell_id
         else ""
     )
@@ -543,8 +545,8 @@ def test_cli_serves_logs_and_stops_on_sigterm(tmp_path, image, pki):
                 time.sleep(0.1)
 
         # When a client collects facts through it
-        endpoint = WinRMEndpoint(ADDRESS, "https", https_port, "basic", pki.ca)
-        with WinRMSession("sphere31", endpoint, USER, PASSWORD) as session:
+        settings = WinRMOptions("https", https_port, "basic", USER, pki.ca)
+        with WinRMSession("sphere31", ADDRESS, settings, PASSWORD) as session:
             facts = collect_windows_facts(session, "sphere31", ROOT, shutdown_port=-1)
         assert facts.computer_name == "SPHERE31"
     finally:

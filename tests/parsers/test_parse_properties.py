@@ -17,7 +17,9 @@ SOURCE = r"sphere01: C:\Program Files\ISEC7 SPHERE\conf\config.properties"
 
 def test_sphere_config_properties():
     # Given a Windows-edited config.properties
-    properties = parse_properties((DATA / "properties" / "config.properties").read_bytes())
+    properties = parse_properties(
+        (DATA / "properties" / "config.properties").read_bytes()
+    )
 
     # Then values are unescaped as Java does
     assert properties.get("logPath") == r"\\logs.example.org\sphere"
@@ -36,10 +38,15 @@ def test_sphere_config_properties():
 
 def test_raw_line_keeps_the_text_as_written():
     # Given the V-224769 line, whose file text holds two backslashes
-    properties = parse_properties((DATA / "properties" / "config.properties").read_bytes())
+    properties = parse_properties(
+        (DATA / "properties" / "config.properties").read_bytes()
+    )
 
     # Then the raw line and raw value are the file's text, without the CRLF
-    assert properties.raw_line("cacUserUIDRegex") == r"cacUserUIDRegex=^CN=[^0-9]*\\.([0-9]+),"
+    assert (
+        properties.raw_line("cacUserUIDRegex")
+        == r"cacUserUIDRegex=^CN=[^0-9]*\\.([0-9]+),"
+    )
     assert properties.entry("cacUserUIDRegex").raw_value == r"^CN=[^0-9]*\\.([0-9]+),"
     assert properties.raw_line("mailRecipients") == (
         "mailRecipients=isso@example.org,\\\n    sa@example.org"
@@ -49,7 +56,9 @@ def test_raw_line_keeps_the_text_as_written():
 
 def test_debian_catalina_properties():
     # Given Debian's stock catalina.properties
-    properties = parse_properties((DATA / "tomcat10-debian" / "catalina.properties").read_bytes())
+    properties = parse_properties(
+        (DATA / "tomcat10-debian" / "catalina.properties").read_bytes()
+    )
 
     # Then its nine keys load, continued lines joined
     assert len(properties) == 9
@@ -67,13 +76,26 @@ def test_debian_catalina_properties():
     ("text", "expected"),
     [
         # separators: =, :, white space, white space around them
-        (b"a=1\nb:2\nc 3\n  d  =  :4 \ne==5\nf :=6", {
-            "a": "1", "b": "2", "c": "3", "d": ":4 ", "e": "=5", "f": "=6",
-        }),
+        (
+            b"a=1\nb:2\nc 3\n  d  =  :4 \ne==5\nf :=6",
+            {
+                "a": "1",
+                "b": "2",
+                "c": "3",
+                "d": ":4 ",
+                "e": "=5",
+                "f": "=6",
+            },
+        ),
         # escapes in keys and values
-        (b"f\\ g=h\n\\#h=8\ne=\\u0041\\t\\=\\:\\\\q", {
-            "f g": "h", "#h": "8", "e": "A\t=:\\q",
-        }),
+        (
+            b"f\\ g=h\n\\#h=8\ne=\\u0041\\t\\=\\:\\\\q",
+            {
+                "f g": "h",
+                "#h": "8",
+                "e": "A\t=:\\q",
+            },
+        ),
         # a comment line never continues; a continued line may start with #
         (b"# c \\\na=1\nx=a\\\n# not a comment", {"a": "1", "x": "a# not a comment"}),
         # an even number of trailing backslashes does not continue

@@ -168,7 +168,9 @@ def test_legacy_connector_attributes_build_the_default_ssl_host_config():
 
 def test_legacy_attributes_are_ignored_with_tomcat_10_semantics():
     # Given the same file, when read as Tomcat 10.1 would (legacy attributes removed)
-    connector = find_https_connector(parse("legacy-attributes.xml", legacy_connector_ssl=False))
+    connector = find_https_connector(
+        parse("legacy-attributes.xml", legacy_connector_ssl=False)
+    )
 
     # Then there is no SSLHostConfig, and Tomcat would refuse to start the connector
     assert connector.ssl_host_configs == ()
@@ -182,7 +184,8 @@ def test_later_legacy_alias_wins():
     # Given both protocol aliases on one connector, SSLProtocol written last
     data = (
         b'<Server><Service name="S"><Connector port="443" SSLEnabled="true" '
-        b'sslEnabledProtocols="TLSv1.2" SSLProtocol="TLSv1+TLSv1.2"/></Service></Server>'
+        b'sslEnabledProtocols="TLSv1.2" SSLProtocol="TLSv1+TLSv1.2"/>'
+        b"</Service></Server>"
     )
 
     # When it is parsed

@@ -29,7 +29,9 @@ def test_debian_file_has_only_commented_users():
 
 def test_users_roles_and_password_forms():
     # Given a file with every password form
-    users = parse_tomcat_users((DATA / "tomcat-users" / "mixed.xml").read_bytes(), SOURCE)
+    users = parse_tomcat_users(
+        (DATA / "tomcat-users" / "mixed.xml").read_bytes(), SOURCE
+    )
 
     # When the users are listed
     by_name = {u.name: u for u in users.users}
@@ -40,7 +42,9 @@ def test_users_roles_and_password_forms():
     assert by_name["admin"].password == PasswordForm(
         PasswordKind.SALTED_DIGEST, digest_bits=512, iterations=20000
     )
-    assert by_name["robot"].password == PasswordForm(PasswordKind.HEX_DIGEST, digest_bits=256)
+    assert by_name["robot"].password == PasswordForm(
+        PasswordKind.HEX_DIGEST, digest_bits=256
+    )
     assert by_name["legacy"].password.kind is PasswordKind.CLEARTEXT
     assert by_name["operator"].password.kind is PasswordKind.PREFIXED_DIGEST
     assert by_name["operator"].groups == ("operators",)
@@ -57,12 +61,16 @@ def test_users_roles_and_password_forms():
 
 def test_password_values_are_not_kept():
     # Given the parsed file
-    users = parse_tomcat_users((DATA / "tomcat-users" / "mixed.xml").read_bytes(), SOURCE)
+    users = parse_tomcat_users(
+        (DATA / "tomcat-users" / "mixed.xml").read_bytes(), SOURCE
+    )
 
     # Then no password text survives anywhere in the result
     text = repr(users)
     assert "changeit" not in text
-    assert "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8" not in text
+    assert (
+        "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8" not in text
+    )
     assert "W6ph5Mm5Pz8GgiULbPgzG37mj9g" not in text
 
 
@@ -83,7 +91,12 @@ def test_password_values_are_not_kept():
             "salted digest (256-bit, 1 iterations)",
         ),
         ("$1000$" + "a" * 128, PasswordKind.SALTED_DIGEST, 512, None),
-        ("{SSHA}c2FsdGVkZGlnZXN0", PasswordKind.PREFIXED_DIGEST, None, "prefixed digest"),
+        (
+            "{SSHA}c2FsdGVkZGlnZXN0",
+            PasswordKind.PREFIXED_DIGEST,
+            None,
+            "prefixed digest",
+        ),
     ],
 )
 def test_password_classification(value, kind, bits, description):

@@ -36,10 +36,14 @@ def test_sphere_descriptor_in_java_ee_namespace():
     assert web.error_pages == (
         ErrorPage(error_code="404", exception_type=None, location="/notfound.jsp"),
         ErrorPage(
-            error_code=None, exception_type="java.lang.Exception", location="/exception.jsp"
+            error_code=None,
+            exception_type="java.lang.Exception",
+            location="/exception.jsp",
         ),
     )
-    assert web.error_page_for_exception("java.lang.Exception").location == "/exception.jsp"
+    assert (
+        web.error_page_for_exception("java.lang.Exception").location == "/exception.jsp"
+    )
     # and the commented-out Throwable page does not exist
     assert web.error_page_for_exception("java.lang.Throwable") is None
 
@@ -80,7 +84,9 @@ def test_invalid_descriptor_reports_its_problems():
 
 def test_no_session_config():
     # Given a descriptor without session-config
-    web = parse_web_xml(b'<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee"/>', SOURCE)
+    web = parse_web_xml(
+        b'<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee"/>', SOURCE
+    )
 
     # Then there is no timeout at this level
     assert web.session_timeout_raw is None

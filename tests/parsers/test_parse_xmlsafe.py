@@ -21,7 +21,12 @@ SOURCE = r"sphere01: C:\Program Files\ISEC7 SPHERE\Tomcat\conf\server.xml"
 
 @pytest.mark.parametrize(
     "name",
-    ["hardened.xml", "hardened-utf8-bom.xml", "hardened-utf16le.xml", "hardened-utf16be.xml"],
+    [
+        "hardened.xml",
+        "hardened-utf8-bom.xml",
+        "hardened-utf16le.xml",
+        "hardened-utf16be.xml",
+    ],
 )
 def test_every_supported_encoding_yields_the_same_tree(name):
     # Given the same server.xml as UTF-8, UTF-8 with BOM and UTF-16 LE/BE
@@ -107,7 +112,8 @@ def test_utf16_bytes_declaring_utf8_are_refused_with_the_reason():
     ],
 )
 def test_broken_documents_raise_check_errors(data, fragment):
-    # Given an empty or malformed document, when it is parsed, then a CheckError names it
+    # Given an empty or malformed document, when it is parsed,
+    # then a CheckError names the source and the defect
     with pytest.raises(CheckError) as raised:
         parse_xml(data, SOURCE)
     assert str(raised.value).startswith(SOURCE + ": ")

@@ -21,6 +21,7 @@ from sphere_stig.outcome import CollectionError
 from sphere_stig.transports.winrm import (
     PsResult,
     WinRMEndpoint,
+    WinRMOptions,
     WinRMSession,
     decode_clixml,
 )
@@ -29,6 +30,7 @@ ADDRESS = "127.0.0.31"
 USER = "LAB\\svc-stig"
 PASSWORD = "Corr3ct-Horse!"
 DATA = Path(__file__).parent / "data"
+ROOT = r"C:\Program Files\ISEC7 SPHERE"
 HOST_FACTS = "# sphere-stig collector: host_facts schema 1\n"
 
 
@@ -47,9 +49,7 @@ def pki(tmp_path_factory):
 def double(tmp_path_factory, pki):
     image = make_image(
         tmp_path_factory.mktemp("image"),
-        files={
-            r"C:\Program Files\ISEC7 SPHERE\Tomcat\conf\server.xml": b"<Server port='-1'/>\r\n"
-        },
+        files={ROOT + r"\Tomcat\conf\server.xml": b"<Server port='-1'/>\r\n"},
         windows={"computer_name": "TEST31"},
     )
     config = DoubleConfig(
@@ -68,9 +68,9 @@ def double(tmp_path_factory, pki):
 
 
 @pytest.fixture
-def endpoint(double, pki):
-    return WinRMEndpoint(
-        ADDRESS, "https", double.port("https"), "basic", pki.ca, connect_timeout=3
+def settings(double, pki):
+    return WinRMOptions(
+        "https", double.port("https"), "basic", USER, pki.ca, connect_timeout=3
     )
 
 
@@ -80,9 +80,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_run_ps_returns_the_script_output(double, endpoint):
+def test_run_ps_returns_the_script_output(double, settings):
     # Given a session to the double
-    with WinRMSession("test31", endpoint, USER, PASSWORD) as session:
+    with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
         # When the collector script runs
         result = session.run_ps(collector_script())
 
@@ -93,10 +93,10 @@ def test_run_ps_returns_the_script_output(double, endpoint):
     assert facts["files"]["server_xml"]["b64"] == "PFNlcnZlciBwb3J0PSctMScvPg0K"
 
 
-def test_progress_record_is_not_reported_as_an_error(double, endpoint):
+def test_progress_record_is_not_reported_as_an_error(double, settings):
     # Given a script that succeeds: powershell.exe still writes a progress
     # record to stderr ("Preparing modules for first use.")
-    with WinRMSession("test31", endpoint, USER, PASSWORD) as session:
+    with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
         result = session.run_ps(collector_script())
 
     # Then nothing of it reaches the error text or the warnings
@@ -104,9 +104,9 @@ def test_progress_record_is_not_reported_as_an_error(double, endpoint):
     assert result.ok
 
 
-def test_error_records_become_plain_text(double, endpoint):
+def test_error_records_become_plain_text(double, settings):
     # Given a script the double does not know
-    with WinRMSession("test31", endpoint, USER, PASSWORD) as session:
+    with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
         result = session.run_ps("Get-Service WinRM")
 
     # Then the CLIXML error is decoded to readable text
@@ -115,12 +115,12 @@ def test_error_records_become_plain_text(double, endpoint):
     assert "_x000D_" not in result.stderr_text and "<S" not in result.stderr_text
 
 
-def test_one_shell_serves_every_command_of_a_session(double, endpoint):
+def test_one_shell_serves_every_command_of_a_session(double, settings):
     # Given the double's request counters
     before = dict(double.service.counts)
 
     # When three scripts run in one session and the session closes
-    with WinRMSession("test31", endpoint, USER, PASSWORD) as session:
+    with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
         for _ in range(3):
             assert session.run_ps(collector_script()).status == 0
 
@@ -132,10 +132,10 @@ def test_one_shell_serves_every_command_of_a_session(double, endpoint):
     assert counts["Signal"] == 3
 
 
-def test_an_expired_shell_is_replaced_once(double, endpoint):
+def test_an_expired_shell_is_replaced_once(double, settings):
     # Given a session whose shell the host has forgotten (idle timeout)
     creates = double.service.counts["Create"]
-    with WinRMSession("test31", endpoint, USER, PASSWORD) as session:
+    with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
         session.run_ps(collector_script())
         double.service.forget_shells()
 
@@ -149,13 +149,13 @@ def test_an_expired_shell_is_replaced_once(double, endpoint):
 
 def test_basic_over_plain_http_is_refused_clearly(double, pki):
     # Given the HTTP listener, which behaves like a hardened host
-    endpoint = WinRMEndpoint(
-        ADDRESS, "http", double.port("http"), "basic", connect_timeout=3
+    settings = WinRMOptions(
+        "http", double.port("http"), "basic", USER, connect_timeout=3
     )
 
     # When Basic credentials are sent over it
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", endpoint, USER, PASSWORD).run_ps(collector_script())
+        WinRMSession("test31", ADDRESS, settings, PASSWORD).run_ps(collector_script())
 
     # Then the reason names the refusal of unencrypted Basic and the remedy
     error = caught.value
@@ -168,9 +168,9 @@ def test_basic_over_plain_http_is_refused_clearly(double, pki):
     assert "use scheme https" in error.reason
 
 
-def test_wrong_password_is_an_authentication_error(double, endpoint):
+def test_wrong_password_is_an_authentication_error(double, settings):
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", endpoint, USER, "not-the-password").run_ps(
+        WinRMSession("test31", ADDRESS, settings, "not-the-password").run_ps(
             collector_script()
         )
 
@@ -179,13 +179,13 @@ def test_wrong_password_is_an_authentication_error(double, endpoint):
     )
 
 
-def test_connection_refused(endpoint):
+def test_connection_refused(settings):
     # Given an address where nothing listens
-    closed = WinRMEndpoint(ADDRESS, "https", free_port(), "basic", connect_timeout=3)
+    closed = WinRMOptions("https", free_port(), "basic", USER, connect_timeout=3)
 
     started = time.monotonic()
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", closed, USER, PASSWORD).run_ps(collector_script())
+        WinRMSession("test31", ADDRESS, closed, PASSWORD).run_ps(collector_script())
 
     assert caught.value.reason == "connection refused"
     assert time.monotonic() - started < 3
@@ -216,12 +216,12 @@ def black_hole():
 def test_unreachable_host_fails_within_the_connect_timeout(black_hole):
     # Given a listener that never completes a TCP handshake, and a 1.5 s
     # connect timeout (reads would be allowed much longer)
-    endpoint = WinRMEndpoint(ADDRESS, "https", black_hole, "basic", connect_timeout=1.5)
+    settings = WinRMOptions("https", black_hole, "basic", USER, connect_timeout=1.5)
 
     # When a script is run
     started = time.monotonic()
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", endpoint, USER, PASSWORD).run_ps(collector_script())
+        WinRMSession("test31", ADDRESS, settings, PASSWORD).run_ps(collector_script())
     elapsed = time.monotonic() - started
 
     # Then it fails after the connect timeout, not after the read timeout
@@ -232,20 +232,20 @@ def test_unreachable_host_fails_within_the_connect_timeout(black_hole):
 def test_certificate_from_another_ca_is_not_trusted(double, tmp_path):
     # Given a CA bundle that did not sign the listener certificate
     other = make_pki(tmp_path, ADDRESS, ca_name="Some Other Root CA")
-    endpoint = WinRMEndpoint(ADDRESS, "https", double.port("https"), "basic", other.ca)
+    settings = WinRMOptions("https", double.port("https"), "basic", USER, other.ca)
 
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", endpoint, USER, PASSWORD).run_ps(collector_script())
+        WinRMSession("test31", ADDRESS, settings, PASSWORD).run_ps(collector_script())
 
     assert caught.value.reason.startswith("TLS certificate not trusted: ")
     assert "self-signed" in caught.value.reason or "issuer" in caught.value.reason
 
 
 def test_https_to_a_plain_http_port_says_so(double, pki):
-    endpoint = WinRMEndpoint(ADDRESS, "https", double.port("http"), "basic", pki.ca)
+    settings = WinRMOptions("https", double.port("http"), "basic", USER, pki.ca)
 
     with pytest.raises(CollectionError) as caught:
-        WinRMSession("test31", endpoint, USER, PASSWORD).run_ps(collector_script())
+        WinRMSession("test31", ADDRESS, settings, PASSWORD).run_ps(collector_script())
 
     assert caught.value.reason.startswith("TLS handshake failed")
     assert caught.value.reason.endswith("(is this an HTTP listener?)")
@@ -253,12 +253,12 @@ def test_https_to_a_plain_http_port_says_so(double, pki):
 
 def test_ignoring_the_certificate_works_only_when_configured(double, caplog):
     # Given validation explicitly switched off (lab setups only)
-    endpoint = WinRMEndpoint(
-        ADDRESS, "https", double.port("https"), "basic", validate_certificate=False
+    settings = WinRMOptions(
+        "https", double.port("https"), "basic", USER, validate_certificate=False
     )
 
     with caplog.at_level(logging.WARNING, logger="sphere_stig.transports.winrm"):
-        with WinRMSession("test31", endpoint, USER, PASSWORD) as session:
+        with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
             result = session.run_ps(collector_script())
 
     # Then the script runs and the choice is logged as a warning
@@ -266,11 +266,12 @@ def test_ignoring_the_certificate_works_only_when_configured(double, caplog):
     assert "certificate validation" in caplog.text
 
 
-def test_password_never_reaches_repr_or_logs(double, endpoint, caplog):
-    session = WinRMSession("test31", endpoint, USER, PASSWORD)
+def test_password_never_reaches_repr_or_logs(double, settings, caplog):
+    session = WinRMSession("test31", ADDRESS, settings, PASSWORD)
     assert PASSWORD not in repr(session)
     assert repr(session) == (
-        f"WinRMSession(host='test31', url='https://{ADDRESS}:{endpoint.effective_port}/wsman', "
+        f"WinRMSession(host='test31', "
+        f"url='https://{ADDRESS}:{settings.port}/wsman', "
         "auth='basic', user='LAB\\\\svc-stig')"
     )
 
@@ -278,7 +279,7 @@ def test_password_never_reaches_repr_or_logs(double, endpoint, caplog):
         with session:
             session.run_ps(collector_script())
         with pytest.raises(CollectionError):
-            WinRMSession("test31", endpoint, USER, PASSWORD + "x").run_ps("x")
+            WinRMSession("test31", ADDRESS, settings, PASSWORD + "x").run_ps("x")
 
     assert PASSWORD not in caplog.text
     assert f"RUN {HOST_FACTS.strip()}" in caplog.text
@@ -286,10 +287,36 @@ def test_password_never_reaches_repr_or_logs(double, endpoint, caplog):
     assert "closed" in caplog.text
 
 
-def test_close_without_use_and_twice_is_harmless(endpoint):
-    session = WinRMSession("test31", endpoint, USER, PASSWORD)
+def test_close_without_use_and_twice_is_harmless(settings):
+    session = WinRMSession("test31", ADDRESS, settings, PASSWORD)
     session.close()
     session.close()
+
+
+def test_inventory_settings_drive_the_session(double, pki):
+    # Given the inventory's connections.winrm model, as the fact cache passes it
+    from sphere_stig.inventory import WinRMSettings
+
+    settings = WinRMSettings(
+        scheme="https",
+        port=double.port("https"),
+        auth="basic",
+        user=USER,
+        ca_bundle=pki.ca,
+        connect_timeout=3,
+    )
+
+    with WinRMSession("test31", ADDRESS, settings, PASSWORD) as session:
+        result = session.run_ps(collector_script())
+
+    assert result.status == 0
+
+
+def test_missing_credentials_are_a_collection_error(double, settings):
+    with pytest.raises(CollectionError) as caught:
+        WinRMSession("test31", ADDRESS, settings, None).run_ps(collector_script())
+
+    assert caught.value.reason == "no user or password configured for WinRM"
 
 
 def test_endpoint_defaults():

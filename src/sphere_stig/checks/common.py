@@ -75,7 +75,7 @@ def read_remote(
         raise CheckError(
             f"{where} does not exist. WinRM answered, so the Sphere install root "
             f"is probably wrong: set sphere_root for this host in the inventory "
-            f"(it is now {inputs.sphere_root!r})"
+            f'(it is now "{inputs.sphere_root}")'
         )
     if remote.data is None:
         raise CheckError(

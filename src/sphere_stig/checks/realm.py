@@ -114,7 +114,7 @@ def _setting(
             )
     return conclude(
         f'The LockOutRealm has {attribute}="{wanted}"',
-        f"The LockOutRealm does not use {attribute} {wanted}",
+        f'No LockOutRealm with {attribute}="{wanted}" is in effect',
         evidence,
     )
 

@@ -7,6 +7,11 @@ the listener itself is opened on ``port`` (default 8005, bound to
 (``StandardServer.await``). So the literal check is recorded for the auditor,
 and the verdict follows the rule's intent: pass when ``port`` is -1, or when
 nothing listens on the configured port.
+
+The host facts script looks for listeners on one port only, the host input
+``shutdown_port_probe`` (8005 unless the inventory says otherwise). When
+server.xml names another port, the listener facts do not cover it and the
+check says which input to change rather than guess.
 """
 
 from __future__ import annotations
@@ -18,8 +23,15 @@ from sphere_stig.checks.common import (
     refuse_unresolved,
     require_windows,
 )
+from sphere_stig.facts import Listener
 from sphere_stig.outcome import CheckError, Evidence, Verdict
-from sphere_stig.parsers.tomcat import DEFAULT_SHUTDOWN, ServerConfig
+from sphere_stig.parsers.tomcat import (
+    DEFAULT_SERVER_PORT,
+    DEFAULT_SHUTDOWN,
+    ServerConfig,
+)
+
+PROBE_INPUT = "shutdown_port_probe"
 
 _STIG_NOTE = (
     "the STIG text names the shutdown attribute, but Tomcat reads it only as the "
@@ -42,7 +54,7 @@ def shutdown_port(facts: Facts, inputs: Inputs) -> Verdict:
         if port == 0:
             evidence.append(
                 Evidence(
-                    item="shutdown listener",
+                    item="listener on a random shutdown port",
                     observed=(
                         'port="0" makes Tomcat open the listener on a random free '
                         "port, which cannot be told apart from other listeners"
@@ -53,14 +65,8 @@ def shutdown_port(facts: Facts, inputs: Inputs) -> Verdict:
                 )
             )
         else:
-            if not windows.listeners:
-                raise CheckError(
-                    f"{facts.host}: the collector returned no listening TCP ports at "
-                    f"all, so whether port {port} is open cannot be told (a running "
-                    "Sphere server always listens somewhere); check the host facts "
-                    "script's listener query and run again"
-                )
-            evidence.append(_listener(windows.listeners, port, config, facts.host))
+            _require_probe_of(port, windows.warnings, inputs, facts.host, source)
+            evidence.append(_listener(windows.listeners, port, facts.host))
     return conclude(
         "Tomcat's shutdown listener is not reachable",
         "Tomcat's shutdown listener is open",
@@ -100,10 +106,11 @@ def _port_setting(config: ServerConfig, source: str) -> Evidence:
     else:
         offset = config.port_offset.value
         shifted = f" plus portOffset {offset}" if offset and setting.value > 0 else ""
-        observed = (
-            f"{setting.describe()}{shifted}: Tomcat opens a shutdown listener on "
-            f"{config.address}:{port}"
+        where = (
+            f"{config.address}:{port}" if port else f"a random port of {config.address}"
         )
+        observed = f"{setting.describe()}{shifted}: Tomcat opens a shutdown listener"
+        observed += f" on {where}"
     return Evidence(
         item="Server port (shutdown listener)",
         observed=observed,
@@ -113,7 +120,27 @@ def _port_setting(config: ServerConfig, source: str) -> Evidence:
     )
 
 
-def _listener(listeners, port: int, config: ServerConfig, host: str) -> Evidence:
+def _require_probe_of(
+    port: int, warnings: tuple[str, ...], inputs: Inputs, host: str, source: str
+) -> None:
+    """Raise unless the collector's listener query covered ``port`` and worked."""
+    probed = int(inputs.get(PROBE_INPUT) or DEFAULT_SERVER_PORT)
+    if probed != port:
+        raise CheckError(
+            f"{source}: Tomcat opens its shutdown listener on port {port}, but the "
+            f"host facts looked for listeners on port {probed} only; set the host "
+            f"input {PROBE_INPUT} to {port} in the inventory and run again"
+        )
+    failed = [w for w in warnings if w.startswith("listeners:")]
+    if failed:
+        raise CheckError(
+            f"{host}: the query for listeners on port {port} failed "
+            f"({'; '.join(failed)}); make sure the audit account may run "
+            "Get-NetTCPConnection on the host and run again"
+        )
+
+
+def _listener(listeners: tuple[Listener, ...], port: int, host: str) -> Evidence:
     open_on_port = [entry for entry in listeners if entry.port == port]
     if open_on_port:
         sockets = ", ".join(
@@ -123,14 +150,13 @@ def _listener(listeners, port: int, config: ServerConfig, host: str) -> Evidence
         observed = f"something listens on the shutdown port: {sockets}"
     else:
         observed = (
-            f"nothing listens on TCP {port} ({len(listeners)} listening sockets "
-            "checked), so Tomcat is not running with this configuration or could "
-            "not open the port"
+            f"nothing listens on TCP {port}, so Tomcat is not running with this "
+            "configuration or could not open the port"
         )
     return Evidence(
         item=f"listener on the shutdown port {port}",
         observed=observed,
         expected=f'no listener on TCP {port} (port="-1" in server.xml)',
-        source=f"{host}: listening TCP sockets",
+        source=f"{host}: listening TCP sockets (Get-NetTCPConnection)",
         ok=not open_on_port,
     )

@@ -25,6 +25,7 @@ from sphere_stig.parsers.tomcat import (
     Connector,
     ServerConfig,
     SSLHostConfig,
+    attribute_value,
     find_https_connector,
     sort_protocols,
 )
@@ -98,8 +99,11 @@ def _connector_or_none(
 
 
 def _missing_connector(config: ServerConfig, source: str, port: int) -> Evidence:
-    ports = sorted({str(c.effective_port) for c in config.connectors()})
-    others = f" (active connectors: port {', '.join(ports)})" if ports else ""
+    ports = sorted(
+        {p for c in config.connectors() if (p := c.effective_port) is not None}
+    )
+    listed = ", ".join(str(p) for p in ports)
+    others = f" (active connectors: port {listed})" if ports else ""
     return Evidence(
         item=f"Connector on port {port}",
         observed=f"no active Connector on port {port}{others}",
@@ -137,7 +141,7 @@ def _file_protocols(config: ServerConfig, source: str, port: int) -> list[Eviden
 
 
 def _plain_http(connector: Connector, source: str, port: int) -> Evidence:
-    raw = connector.attributes.get("SSLEnabled")
+    raw = attribute_value(connector.attributes, "SSLEnabled")
     written = f'SSLEnabled="{raw}"' if raw is not None else "SSLEnabled absent"
     return Evidence(
         item=f"TLS on the connector on port {port}",
@@ -215,9 +219,7 @@ def _connector_settings(connector: Connector, source: str, port: int) -> list[Ev
 def _flag(
     connector: Connector, name: str, wanted: str, ok: bool, source: str
 ) -> Evidence:
-    raw = next(
-        (v for k, v in connector.attributes.items() if k.lower() == name.lower()), None
-    )
+    raw = attribute_value(connector.attributes, name)
     defaults = {"SSLEnabled": "false", "scheme": "http", "secure": "false"}
     if raw is None:
         observed = f"{name} absent (Tomcat default {defaults[name]})"

@@ -472,8 +472,8 @@ def parse_server_xml(
         source=source,
         port=port,
         port_offset=offset,
-        shutdown_raw=_get(attributes, "shutdown"),
-        address_raw=_get(attributes, "address"),
+        shutdown_raw=attribute_value(attributes, "shutdown"),
+        address_raw=attribute_value(attributes, "address"),
         services=services,
         placeholders=tuple(reader.placeholders),
         problems=tuple(reader.problems),
@@ -590,7 +590,7 @@ class _Reader:
         first = len(self.placeholders)
         attributes = self.attributes(element, path)
         own = tuple(self.placeholders[first:])
-        class_name = _get(attributes, "className") or ""
+        class_name = attribute_value(attributes, "className") or ""
         # Nested realms (CombinedRealm, LockOutRealm) are all consulted, so
         # they are in effect exactly when the realm around them is.
         nested = tuple(
@@ -613,7 +613,7 @@ class _Reader:
         path = f"{path} / CredentialHandler"
         attributes = self.attributes(element, path)
         return CredentialHandler(
-            class_name=_get(attributes, "className") or "",
+            class_name=attribute_value(attributes, "className") or "",
             attributes=_redacted(attributes),
             nested=tuple(
                 self.credential_handler(c, path)
@@ -628,7 +628,7 @@ class _Reader:
         attributes = self.attributes(element, path)
         problems: list[str] = []
 
-        port_raw = _get(attributes, "port")
+        port_raw = attribute_value(attributes, "port")
         port = _java_int(port_raw) if port_raw is not None else None
         if port_raw is not None and port is None:
             problems.append(
@@ -647,7 +647,8 @@ class _Reader:
                 or _canonical(name, _LEGACY_CERTIFICATE_ATTRIBUTES)
             }
         default_name = (
-            _get(attributes, "defaultSSLHostConfigName") or DEFAULT_SSL_HOST_NAME
+            attribute_value(attributes, "defaultSSLHostConfigName")
+            or DEFAULT_SSL_HOST_NAME
         ).lower()
         configs = [
             self.ssl_host_config(e, f"{path} / SSLHostConfig")
@@ -664,7 +665,7 @@ class _Reader:
                 )
             configs.insert(0, implicit)
 
-        ssl_enabled = _java_bool(_get(attributes, "SSLEnabled"))
+        ssl_enabled = _java_bool(attribute_value(attributes, "SSLEnabled"))
         if ssl_enabled and not any(c.host_name == default_name for c in configs):
             problems.append(
                 f'SSLEnabled="true" but no SSLHostConfig is named "{default_name}" '
@@ -679,8 +680,8 @@ class _Reader:
             # ConnectorCreateRule reads these two by their exact names.
             protocol=attributes.get("protocol") or "HTTP/1.1",
             ssl_enabled=ssl_enabled,
-            scheme=_get(attributes, "scheme") or "http",
-            secure=_java_bool(_get(attributes, "secure")),
+            scheme=attribute_value(attributes, "scheme") or "http",
+            secure=_java_bool(attribute_value(attributes, "secure")),
             max_threads=_int_setting(attributes, "maxThreads", DEFAULT_MAX_THREADS),
             max_connections=_int_setting(
                 attributes, "maxConnections", DEFAULT_MAX_CONNECTIONS
@@ -701,7 +702,9 @@ class _Reader:
             )
             for c in children(element, "Certificate")
         )
-        host_name = (_get(attributes, "hostName") or DEFAULT_SSL_HOST_NAME).lower()
+        host_name = (
+            attribute_value(attributes, "hostName") or DEFAULT_SSL_HOST_NAME
+        ).lower()
         origin_of = {name: f"SSLHostConfig {name}" for name in attributes}
         return _ssl_host_config(
             attributes,
@@ -745,11 +748,11 @@ class _Reader:
         return Certificate(
             implicit=implicit,
             attributes=_redacted(attributes),
-            keystore_type=_get(attributes, "certificateKeystoreType"),
-            keystore_file=_get(attributes, "certificateKeystoreFile"),
-            key_alias=_get(attributes, "certificateKeyAlias"),
-            certificate_file=_get(attributes, "certificateFile"),
-            type=_get(attributes, "type") or "UNDEFINED",
+            keystore_type=attribute_value(attributes, "certificateKeystoreType"),
+            keystore_file=attribute_value(attributes, "certificateKeystoreFile"),
+            key_alias=attribute_value(attributes, "certificateKeyAlias"),
+            certificate_file=attribute_value(attributes, "certificateFile"),
+            type=attribute_value(attributes, "type") or "UNDEFINED",
         )
 
 
@@ -760,8 +763,8 @@ def _ssl_host_config(
     origin_of: dict[str, str],
     certificates: tuple[Certificate, ...],
 ) -> SSLHostConfig:
-    protocols_raw = _get(attributes, "protocols")
-    verification_raw = _get(attributes, "certificateVerification")
+    protocols_raw = attribute_value(attributes, "protocols")
+    verification_raw = attribute_value(attributes, "certificateVerification")
     # An unknown certificateVerification value makes Tomcat fall back to the
     # strictest setting (SSLHostConfig.setCertificateVerification).
     verification = (
@@ -781,8 +784,8 @@ def _ssl_host_config(
         certificate_verification_origin=_origin(
             origin_of, attributes, "certificateVerification", "none"
         ),
-        ciphers_raw=_get(attributes, "ciphers"),
-        ssl_protocol=_get(attributes, "sslProtocol") or "TLS",
+        ciphers_raw=attribute_value(attributes, "ciphers"),
+        ssl_protocol=attribute_value(attributes, "sslProtocol") or "TLS",
         certificates=certificates,
     )
 
@@ -807,8 +810,12 @@ def _setter(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _get(attributes: Mapping[str, str], name: str) -> str | None:
-    """The value Tomcat's setter for ``name`` receives (the last one written)."""
+def attribute_value(attributes: Mapping[str, str], name: str) -> str | None:
+    """The value Tomcat's setter for ``name`` receives (the last one written).
+
+    Attribute names match the way IntrospectionUtils finds setters: exactly,
+    except for the case of the first letter.
+    """
     wanted = _setter(name)
     found = None
     for key, value in attributes.items():
@@ -837,7 +844,7 @@ def _java_bool(text: str | None) -> bool:
 
 
 def _int_setting(attributes: Mapping[str, str], name: str, default: int) -> IntSetting:
-    raw = _get(attributes, name)
+    raw = attribute_value(attributes, name)
     number = _java_int(raw) if raw is not None else None
     return IntSetting(
         name=name, raw=raw, value=default if number is None else number, default=default

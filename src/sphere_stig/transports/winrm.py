@@ -20,10 +20,13 @@ import re
 import socket
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from sphere_stig.outcome import CollectionError
 
@@ -45,7 +48,6 @@ MAX_COMMAND_LINE = 32767
 # yet" (WS-Management OperationTimeout); pywinrm then asks again.
 RECEIVE_WAIT = 20
 
-_SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 # Code page 65001 makes the host write UTF-8 instead of the OEM code page,
 # which would turn every character outside it into "?".
 _UTF8_CODEPAGE = 65001
@@ -69,6 +71,49 @@ def _winrm() -> Any:
     return winrm
 
 
+class WinRMSettingsLike(Protocol):
+    """How to reach a host's WinRM listener.
+
+    The inventory's ``connections.winrm`` model has these attributes, and so
+    does :class:`WinRMOptions` for callers without an inventory.
+    """
+
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def auth(self) -> str: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def ca_bundle(self) -> Path | str | None: ...
+    @property
+    def validate_certificate(self) -> bool: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def operation_timeout(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class WinRMOptions:
+    """WinRM settings without an inventory (tests, the lab)."""
+
+    scheme: Scheme = "https"
+    port: int | None = None
+    auth: Auth = "ntlm"
+    user: str | None = None
+    # PEM bundle of the CAs that may sign the listener certificate; None uses
+    # the default trust store of requests (certifi).
+    ca_bundle: Path | str | None = None
+    # Only a deliberate lab setup turns this off; it is logged as a warning.
+    validate_certificate: bool = True
+    connect_timeout: float = 10.0
+    # The longest one script may run before the session gives up on it.
+    operation_timeout: float = 60.0
+
+
 @dataclass(frozen=True)
 class WinRMEndpoint:
     """Where and how to reach the WinRM listener of one host."""
@@ -85,6 +130,25 @@ class WinRMEndpoint:
     connect_timeout: float = 10.0
     # The longest one script may run before the session gives up on it.
     operation_timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls, address: str, settings: WinRMSettingsLike) -> WinRMEndpoint:
+        scheme = settings.scheme.lower()
+        auth = settings.auth.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise ValueError(f"WinRM scheme must be https or http, not {scheme!r}")
+        if auth not in _AUTH_SCHEMES:
+            raise ValueError(f"unknown WinRM auth {settings.auth!r}")
+        return cls(
+            address,
+            scheme,  # type: ignore[arg-type]
+            settings.port,
+            auth,  # type: ignore[arg-type]
+            settings.ca_bundle,
+            settings.validate_certificate,
+            settings.connect_timeout,
+            settings.operation_timeout,
+        )
 
     @property
     def effective_port(self) -> int:
@@ -121,11 +185,15 @@ class WinRMSession:
     """PowerShell on one Windows host through one reused WinRM shell."""
 
     def __init__(
-        self, host: str, endpoint: WinRMEndpoint, user: str, password: str
+        self,
+        host: str,
+        address: str,
+        settings: WinRMSettingsLike,
+        password: str | None,
     ) -> None:
         self.host = host
-        self.endpoint = endpoint
-        self.user = user
+        self.endpoint = WinRMEndpoint.from_settings(address, settings)
+        self.user = settings.user or ""
         self._password = password
         self._protocol: Any = None
         self._shell_id: str | None = None
@@ -377,8 +445,9 @@ def decode_clixml(stderr: str) -> tuple[str, tuple[str, ...]]:
         if not body:
             continue
         try:
-            root = ET.fromstring(body)
-        except ET.ParseError as exc:
+            # The host's output is not trusted: no DTDs, no entities.
+            root = defused_fromstring(body)
+        except (ParseError, DefusedXmlException) as exc:
             warnings.append(f"stderr is not valid CLIXML ({exc}); kept as text")
             errors.append(body)
             continue

@@ -1,0 +1,497 @@
+"""Reviewers' answers for manual rules, and waivers for open findings.
+
+Two YAML files sit beside an inventory (the format is in docs/answers.md):
+
+* an answers file records what a reviewer found for a rule the suite cannot
+  judge (a catalog rule with ``manual: true``), for a set of hosts and for a
+  limited time;
+* a waivers file records that an open finding is accepted for a time, under
+  an approver's name and a ticket.
+
+:func:`apply` folds both into a verdict. An answer decides a manual rule
+while it is in force and stops counting when it expires. A waiver never
+changes a verdict: the finding stays open and the waiver travels beside it
+(``Result.waiver``) into the checklist comments. Error verdicts are left
+alone, because nothing is known about the rule on that host.
+
+When several entries for one rule match a host, the most specific wins: an
+exact host name over a glob, a glob over ``*``; between two globs, the one
+with more fixed characters; after that, the entry earlier in the file.
+Host names and patterns are compared without regard to case.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sphere_stig import catalog
+from sphere_stig.outcome import Evidence, Status, Verdict
+
+__all__ = [
+    "ANSWER_STATUS",
+    "EXPIRED",
+    "VALID",
+    "Answer",
+    "AnswerBook",
+    "AnswersError",
+    "Applied",
+    "Match",
+    "Waiver",
+    "WaiverBook",
+    "apply",
+    "load_answers",
+    "load_waivers",
+]
+
+VALID = "valid"
+EXPIRED = "expired"
+
+# A reviewer answers in checklist words; the suite judges in its own.
+ANSWER_STATUS: dict[str, Status] = {
+    "NotAFinding": Status.PASS,
+    "Open": Status.FAIL,
+    "Not_Applicable": Status.NOT_APPLICABLE,
+}
+_EVIDENCE_OK: dict[str, bool | None] = {
+    "NotAFinding": True,
+    "Open": False,
+    "Not_Applicable": None,
+}
+_WILDCARDS = re.compile(r"\[[^\]]*\]|[*?]")
+
+
+class AnswersError(Exception):
+    """An answers or waivers file cannot be used.
+
+    The message names the file, the entry (index and rule) and the key, and
+    says what to change.
+    """
+
+
+def _iso_date(value: Any) -> date:
+    # YAML turns an unquoted 2026-12-03 into a date and a quoted one into a
+    # string. Anything else (a number, a time stamp) is refused rather than
+    # guessed at: pydantic alone would read 20261203 as seconds since 1970.
+    if isinstance(value, datetime):
+        raise ValueError(f"{value} has a time of day; write the date only, YYYY-MM-DD")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD")
+
+
+def _vuln_id(value: str) -> str:
+    if not re.fullmatch(r"V-\d{5,6}", value):
+        raise ValueError(f"{value!r} is not a Vuln ID; write it as V-nnnnnn")
+    return value
+
+
+def _pattern_list(value: Any) -> Any:
+    # A bare string would otherwise be refused with pydantic's generic
+    # "valid tuple" message, which does not tell the user what to write.
+    if isinstance(value, str):
+        raise ValueError(f"write a list of host names or globs, e.g. [{value}]")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+VulnId = Annotated[str, AfterValidator(_vuln_id)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+HostPattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+HostPatterns = Annotated[
+    tuple[HostPattern, ...], BeforeValidator(_pattern_list), Field(min_length=1)
+]
+
+
+class _Entry(BaseModel):
+    """What answers and waivers share: a rule, the hosts, an expiry date."""
+
+    # Ticket numbers and the like often arrive from YAML as numbers.
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+    # The field that says when the entry took effect ("date" or "granted").
+    START: ClassVar[str]
+
+    rule: VulnId
+    hosts: HostPatterns = ("*",)
+    expires: IsoDate
+
+    @field_validator("hosts")
+    @classmethod
+    def _no_blank_in_pattern(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if any(c.isspace() for c in pattern):
+                raise ValueError(f"host pattern {pattern!r} contains a space")
+        return value
+
+    def state(self, today: date) -> str:
+        """``valid`` before the expiry date, ``expired`` from that day on."""
+        return VALID if today < self.expires else EXPIRED
+
+    @model_validator(mode="after")
+    def _expires_after_start(self) -> _Entry:
+        start, end = getattr(self, self.START), self.expires
+        if end <= start:
+            relation = "before" if end < start else "the same day as"
+            raise ValueError(
+                f"expires {end} is {relation} {self.START} {start}, so the entry "
+                f"would never be in force; set expires to the first day it no "
+                f"longer counts"
+            )
+        return self
+
+
+class Answer(_Entry):
+    """A reviewer's result for a manual rule on the hosts that match."""
+
+    status: Literal["NotAFinding", "Open", "Not_Applicable"]
+    explanation: Text
+    reviewer: Text
+    date: IsoDate
+    evidence: Text
+
+    START: ClassVar[str] = "date"
+
+
+class Waiver(_Entry):
+    """An accepted open finding: who approved it, under which ticket, how long."""
+
+    justification: Text
+    approver: Text
+    ticket: Text
+    granted: IsoDate
+
+    START: ClassVar[str] = "granted"
+
+
+E = TypeVar("E", bound=_Entry)
+
+
+@dataclass(frozen=True)
+class Match(Generic[E]):
+    """The entry that applies to a host, where it sits and which pattern hit."""
+
+    index: int
+    entry: E
+    pattern: str
+
+
+def _specificity(pattern: str, host: str) -> tuple[int, int] | None:
+    """How closely a pattern names a host (higher is closer), None if not at all."""
+    pattern, host = pattern.lower(), host.lower()
+    if not _WILDCARDS.search(pattern):
+        return (2, len(pattern)) if pattern == host else None
+    if not fnmatch.fnmatchcase(host, pattern):
+        return None
+    if pattern == "*":
+        return (0, 0)
+    return (1, len(_WILDCARDS.sub("", pattern)))
+
+
+@dataclass(frozen=True)
+class _Book(Generic[E]):
+    path: Path
+    entries: tuple[E, ...] = ()
+
+    def find(self, rule: str, host: str) -> Match[E] | None:
+        """The most specific entry for this rule and host (see the module doc)."""
+        best: tuple[tuple[int, int], int, str] | None = None
+        for index, entry in enumerate(self.entries):
+            if entry.rule != rule:
+                continue
+            for pattern in entry.hosts:
+                rank = _specificity(pattern, host)
+                # Strictly greater: on a tie the earlier entry keeps its place.
+                if rank is not None and (best is None or rank > best[0]):
+                    best = (rank, index, pattern)
+        if best is None:
+            return None
+        return Match(best[1], self.entries[best[1]], best[2])
+
+
+class AnswerBook(_Book[Answer]):
+    """The answers of one file, in file order."""
+
+
+class WaiverBook(_Book[Waiver]):
+    """The waivers of one file, in file order."""
+
+
+def load_answers(path: Path, rules: Iterable[catalog.Rule] | None = None) -> AnswerBook:
+    """Read an answers file; every entry must name a manual rule of the catalog."""
+    return AnswerBook(path, _load(path, "answers", Answer, rules))
+
+
+def load_waivers(path: Path, rules: Iterable[catalog.Rule] | None = None) -> WaiverBook:
+    """Read a waivers file; every entry must name a rule of the catalog."""
+    return WaiverBook(path, _load(path, "waivers", Waiver, rules))
+
+
+def _load(
+    path: Path, key: str, model: type[E], rules: Iterable[catalog.Rule] | None
+) -> tuple[E, ...]:
+    known = {r.vuln_id: r for r in (catalog.load_rules() if rules is None else rules)}
+    entries: list[E] = []
+    for index, raw in enumerate(_read(path, key)):
+        label = _label(path, key, index, raw)
+        if not isinstance(raw, dict):
+            raise AnswersError(
+                f"{label}: expected a mapping with the keys "
+                f"{', '.join(model.model_fields)}"
+            )
+        try:
+            entry = model.model_validate(raw)
+        except ValidationError as exc:
+            raise AnswersError(f"{label}: {_explain(exc)}") from None
+        rule = known.get(entry.rule)
+        if rule is None:
+            raise AnswersError(
+                f"{label}: key rule: {entry.rule} is not a rule of the "
+                f"catalog; check the Vuln ID against the STIG (V-nnnnnn)"
+            )
+        if model is Answer and not rule.manual:
+            raise AnswersError(
+                f"{label}: key rule: {entry.rule} is checked automatically "
+                f"(check {rule.check}), so an answer cannot decide it; remove the "
+                f"entry, or record an accepted open finding in a waivers file"
+            )
+        entries.append(entry)
+    _no_repeated_patterns(path, key, entries)
+    return tuple(entries)
+
+
+def _read(path: Path, key: str) -> list[Any]:
+    other = "waivers" if key == "answers" else "answers"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise AnswersError(
+            f"{path}: no such {key} file; create it (docs/answers.md shows the "
+            f"format) or fix the path"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise AnswersError(f"{path}: cannot be read ({reason})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise AnswersError(
+            f"{path}:{where} not valid YAML ({problem}); fix the syntax"
+        ) from None
+    if doc is None:
+        raise AnswersError(
+            f"{path}: the file is empty; it needs a list under '{key}:' "
+            f"(write '{key}: []' for none)"
+        )
+    if not isinstance(doc, dict) or key not in doc:
+        hint = (
+            f" (it has '{other}:', so it looks like a {other} file)"
+            if isinstance(doc, dict) and other in doc
+            else ""
+        )
+        raise AnswersError(
+            f"{path}: expected a mapping with a list under '{key}:'{hint}"
+        )
+    unknown = sorted(str(k) for k in doc if k not in (key, "description"))
+    if unknown:
+        raise AnswersError(
+            f"{path}: unknown top-level key {unknown[0]!r}; a {key} file holds "
+            f"'{key}:' and, optionally, 'description:'"
+        )
+    entries = doc[key]
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise AnswersError(
+            f"{path}: key {key}: expected a list of entries, each starting '- rule:'"
+        )
+    return entries
+
+
+def _label(path: Path, key: str, index: int, raw: Any) -> str:
+    rule = raw.get("rule") if isinstance(raw, dict) else None
+    return f"{path}: {key}[{index}]" + (f" ({rule})" if rule else "")
+
+
+def _explain(exc: ValidationError) -> str:
+    """The first problem of an entry, in the words a YAML author needs."""
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "missing":
+        text = f"key {where}: missing; add it"
+    elif kind == "extra_forbidden":
+        text = f"key {where}: not a known key; check its spelling"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+        shown = first.get("input")
+        if kind != "value_error" and isinstance(shown, str | int | float):
+            message += f" (got {shown!r})"
+        text = f"key {where}: {message}" if where else message
+    more = len(errors) - 1
+    if more:
+        text += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return text
+
+
+def _no_repeated_patterns(path: Path, key: str, entries: list[E]) -> None:
+    # Two entries naming the same rule with the same pattern would tie on
+    # every host: which one counts would depend on their order alone.
+    seen: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(entries):
+        for pattern in entry.hosts:
+            slot = (entry.rule, pattern.lower())
+            if slot in seen:
+                raise AnswersError(
+                    f"{path}: {key}[{index}] ({entry.rule}): key hosts: "
+                    f"{pattern!r} is already used for {entry.rule} by "
+                    f"{key}[{seen[slot]}]; keep one entry per rule and host pattern"
+                )
+            seen[slot] = index
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A verdict after answers and waivers, with the records for the comments."""
+
+    verdict: Verdict
+    answer: dict[str, str] | None = None
+    waiver: dict[str, str] | None = None
+
+
+def apply(
+    rule: catalog.Rule,
+    host_name: str,
+    verdict: Verdict,
+    answers: AnswerBook | None,
+    waivers: WaiverBook | None,
+    today: date,
+) -> Applied:
+    """Fold the matching answer and waiver into a rule's verdict on one host."""
+    if verdict.status is Status.ERROR:
+        return Applied(verdict)
+    answer = None
+    if rule.manual and answers is not None:
+        found = answers.find(rule.vuln_id, host_name)
+        if found is not None:
+            verdict, answer = _answered(rule, verdict, found, answers.path, today)
+    waiver = None
+    if waivers is not None:
+        found_waiver = waivers.find(rule.vuln_id, host_name)
+        if found_waiver is not None:
+            verdict, waiver = _waived(verdict, found_waiver, waivers.path, today)
+    return Applied(verdict, answer, waiver)
+
+
+def _answered(
+    rule: catalog.Rule,
+    verdict: Verdict,
+    found: Match[Answer],
+    path: Path,
+    today: date,
+) -> tuple[Verdict, dict[str, str]]:
+    a = found.entry
+    state = a.state(today)
+    record = {
+        "rule": a.rule,
+        "hosts": ", ".join(a.hosts),
+        "matched": found.pattern,
+        "status": a.status,
+        "explanation": a.explanation,
+        "reviewer": a.reviewer,
+        "date": a.date.isoformat(),
+        "expires": a.expires.isoformat(),
+        "evidence": a.evidence,
+        "file": path.name,
+        "entry": f"answers[{found.index}]",
+        "state": state,
+    }
+    source = f"{path.name} answers[{found.index}]; evidence: {a.evidence}"
+    if state == EXPIRED:
+        # The old answer stays visible, but as context: it no longer decides.
+        stale = Evidence(
+            item="reviewer answer",
+            observed=f"{a.status} by {a.reviewer} on {a.date}, expired on {a.expires}",
+            expected="an answer that has not expired",
+            source=source,
+        )
+        summary = (
+            f"Answer by {a.reviewer} expired on {a.expires}; review the rule again "
+            f"and renew the entry in {path.name}. {verdict.summary}"
+        )
+        return Verdict(Status.NOT_REVIEWED, summary, (stale,)), record
+    decided = Evidence(
+        item="reviewer answer",
+        observed=f"{a.status}: {a.explanation}",
+        expected=(rule.record or "the reviewer's result").strip(),
+        source=source,
+        ok=_EVIDENCE_OK[a.status],
+    )
+    summary = (
+        f"Decided by a reviewer's answer: {a.status}, given by {a.reviewer} on "
+        f"{a.date}, expires on {a.expires}. {a.explanation}"
+    )
+    return Verdict(ANSWER_STATUS[a.status], summary, (decided,)), record
+
+
+def _waived(
+    verdict: Verdict, found: Match[Waiver], path: Path, today: date
+) -> tuple[Verdict, dict[str, str]]:
+    w = found.entry
+    state = w.state(today)
+    record = {
+        "rule": w.rule,
+        "hosts": ", ".join(w.hosts),
+        "matched": found.pattern,
+        "justification": w.justification,
+        "approver": w.approver,
+        "ticket": w.ticket,
+        "granted": w.granted.isoformat(),
+        "expires": w.expires.isoformat(),
+        "file": path.name,
+        "entry": f"waivers[{found.index}]",
+        "state": state,
+    }
+    if verdict.status is not Status.FAIL:
+        # Nothing is open, so there is nothing to waive; keeping the record
+        # shows the reviewer a waiver that may be ready to retire.
+        record["unused"] = "true"
+        return verdict, record
+    if state == VALID:
+        note = (
+            f"Waiver {w.ticket} approved by {w.approver} accepts this open finding "
+            f"until it expires on {w.expires}; the finding stays open."
+        )
+    else:
+        note = (
+            f"Waiver {w.ticket} approved by {w.approver} expired on {w.expires}; "
+            f"the finding is open and no longer waived."
+        )
+    return Verdict(Status.FAIL, f"{verdict.summary} {note}", verdict.evidence), record
