@@ -114,6 +114,11 @@ def _pattern_list(value: Any) -> Any:
     # "valid tuple" message, which does not tell the user what to write.
     if isinstance(value, str):
         raise ValueError(f"write a list of host names or globs, e.g. [{value}]")
+    if isinstance(value, list | tuple) and not value:
+        raise ValueError(
+            "give at least one host name or glob, or leave the key out to cover "
+            "every host"
+        )
     return value
 
 

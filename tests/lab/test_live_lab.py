@@ -75,7 +75,7 @@ def https_get(lab_host, path: str) -> tuple[int, str]:
 
 
 def http_get(address: str, path: str) -> tuple[int, str | None]:
-    connection = http.client.HTTPConnection(address, 80, timeout=5)
+    connection = http.client.HTTPConnection(address, 8080, timeout=5)
     try:
         connection.request("GET", path)
         response = connection.getresponse()

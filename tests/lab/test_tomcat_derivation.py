@@ -180,7 +180,7 @@ def test_the_change_list_names_each_translation_and_hides_secrets():
     assert KEYSTORE.password not in text
     assert TRUSTSTORE.password not in text
     assert {(c.where.rsplit("/", 1)[-1], c.attribute) for c in changes} >= {
-        ("Connector[port=80]", "address"),
+        ("Connector[port=8080]", "address"),
         ("Connector[port=443]", "address"),
         ("Certificate", "certificateKeystoreType"),
         ("SSLHostConfig", "certificateVerification"),
@@ -192,7 +192,7 @@ def test_the_change_list_names_each_translation_and_hides_secrets():
 
 def test_listeners_report_what_opens_a_port():
     assert derive("sphere01").listeners == (
-        tomcat.Listener(80, "http"),
+        tomcat.Listener(8080, "http"),
         tomcat.Listener(443, "https"),
     )
     assert derive("sphere02").listeners[-1] == tomcat.Listener(8005, "shutdown")

@@ -215,7 +215,9 @@ def write_checklists(
     known = {a.host_name for a in assets}
     strays = sorted({r.host for r in stig} - known)
     if strays:
-        log.warning("results for hosts without an asset are not in any checklist: %s", strays)
+        log.warning(
+            "results for hosts without an asset are not in any checklist: %s", strays
+        )
     report_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for asset in assets:
@@ -301,7 +303,9 @@ def _ckl_asset(root: ET.Element, asset: ChecklistAsset) -> None:
         _leaf(node, tag, value)
 
 
-def _ckl_stig_info(istig: ET.Element, asset: ChecklistAsset, info: BenchmarkInfo) -> None:
+def _ckl_stig_info(
+    istig: ET.Element, asset: ChecklistAsset, info: BenchmarkInfo
+) -> None:
     values = {
         "version": info.version,
         "classification": info.classification,
@@ -365,7 +369,9 @@ def _ckl_vuln(
 def _iso(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
 
 
 # --- CKLB ---------------------------------------------------------------------

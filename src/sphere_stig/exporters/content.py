@@ -251,7 +251,9 @@ def rule_texts(official: OfficialBenchmark | None = None) -> tuple[RuleText, ...
     for rule in catalog.load_rules():
         found = _official_rule(official, rule.vuln_id) if official else None
         if official is not None and found is None:
-            log.warning("%s is not in the supplied XCCDF; using catalog text", rule.vuln_id)
+            log.warning(
+                "%s is not in the supplied XCCDF; using catalog text", rule.vuln_id
+            )
         texts.append(_rule_text(rule, found))
     return tuple(texts)
 
@@ -291,7 +293,7 @@ def _rule_text(rule: catalog.Rule, official: OfficialRule | None) -> RuleText:
 
 
 def stig_results(results: Iterable[Result], host: str) -> dict[str, Result]:
-    """The host's STIG results by V-ID; a later result for a rule replaces an earlier."""
+    """The host's STIG results by V-ID; a later result for a rule wins."""
     chosen: dict[str, Result] = {}
     for result in results:
         if result.kind == "stig" and result.host == host:
@@ -310,7 +312,9 @@ def entries_for_host(
     texts = rule_texts(official)
     unknown = sorted(set(by_id) - {t.vuln_id for t in texts})
     if unknown:
-        log.warning("%s: results for rules not in the catalog ignored: %s", host, unknown)
+        log.warning(
+            "%s: results for rules not in the catalog ignored: %s", host, unknown
+        )
     entries = []
     for text in texts:
         result = by_id.get(text.vuln_id)

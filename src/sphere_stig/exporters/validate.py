@@ -77,6 +77,7 @@ _VULN_NUM = re.compile(r"^V-\d+$")
 _RULE_ID = re.compile(r"^SV-\d+r\d+_rule$")
 _CCI = re.compile(r"^CCI-\d{6}$")
 _RELEASE_INFO = re.compile(r"^Release: \S+ Benchmark Date: .+$")
+_RELEASE_FORM = "Release: <n> Benchmark Date: <date>"
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -216,10 +217,14 @@ def _check_asset(asset: Element, report: _Report) -> None:
     role = _text(asset, "ROLE")
     if role is not None and role not in ROLES:
         shown = "empty" if not role else repr(role)
-        report.error("C3", f"ROLE is {shown}; expected one of {list(ROLES)}", "ASSET/ROLE")
+        report.error(
+            "C3", f"ROLE is {shown}; expected one of {list(ROLES)}", "ASSET/ROLE"
+        )
     asset_type = _text(asset, "ASSET_TYPE")
     if asset_type is not None and asset_type not in ASSET_TYPES:
-        report.error("C4", f"ASSET_TYPE {asset_type!r} is not one of {list(ASSET_TYPES)}")
+        report.error(
+            "C4", f"ASSET_TYPE {asset_type!r} is not one of {list(ASSET_TYPES)}"
+        )
     tech_area = _text(asset, "TECH_AREA")
     if tech_area is not None and tech_area not in TECH_AREAS:
         report.error("C4", f"TECH_AREA {tech_area!r} is not a STIG Viewer value")
@@ -306,7 +311,8 @@ def _check_istig(
         for key in data.get("TargetKey", []):
             if target_key is not None and key != target_key:
                 report.warn(
-                    "C20", f"TargetKey {key!r} differs from TARGET_KEY {target_key!r}",
+                    "C20",
+                    f"TargetKey {key!r} differs from TARGET_KEY {target_key!r}",
                     location,
                 )
     return rule_ids
@@ -324,7 +330,9 @@ def _check_stig_info(istig: Element, where: str, report: _Report) -> dict[str, s
             report.error("C7", "an SI_DATA has no SID_NAME", f"{where}/STIG_INFO")
             continue
         if name not in SI_NAMES:
-            report.error("C7", f"SID_NAME {name!r} is not a known name", f"{where}/STIG_INFO")
+            report.error(
+                "C7", f"SID_NAME {name!r} is not a known name", f"{where}/STIG_INFO"
+            )
         values[name] = _text(si_data, "SID_DATA") or ""
     if not values.get("stigid", "").strip():
         report.error("C7", "STIG_INFO has no non-empty stigid", f"{where}/STIG_INFO")
@@ -332,7 +340,7 @@ def _check_stig_info(istig: Element, where: str, report: _Report) -> dict[str, s
     if not _RELEASE_INFO.match(release_info):
         report.warn(
             "C14",
-            f"releaseinfo {release_info!r} does not read 'Release: <n> Benchmark Date: <date>'",
+            f"releaseinfo {release_info!r} does not read {_RELEASE_FORM!r}",
             f"{where}/STIG_INFO",
         )
     return values
@@ -342,7 +350,9 @@ def _stig_data(vuln: Element) -> dict[str, list[str]]:
     data: dict[str, list[str]] = {}
     for stig_data in vuln.findall("STIG_DATA"):
         attribute = _text(stig_data, "VULN_ATTRIBUTE")
-        data.setdefault(attribute or "", []).append(_text(stig_data, "ATTRIBUTE_DATA") or "")
+        data.setdefault(attribute or "", []).append(
+            _text(stig_data, "ATTRIBUTE_DATA") or ""
+        )
     return data
 
 
@@ -351,7 +361,9 @@ def _check_vuln(
 ) -> None:
     for attribute in data:
         if attribute not in VULN_ATTRIBUTES:
-            report.error("C8", f"VULN_ATTRIBUTE {attribute!r} is not a known name", where)
+            report.error(
+                "C8", f"VULN_ATTRIBUTE {attribute!r} is not a known name", where
+            )
     for attribute in ("Vuln_Num", "Rule_ID", "Severity"):
         if not (data.get(attribute) or [""])[0]:
             report.error("C8", f"no {attribute}", where)
@@ -373,10 +385,16 @@ def _check_vuln(
 
     status = _text(vuln, "STATUS")
     if status is not None and status not in CKL_STATUSES:
-        report.error("C9", f"STATUS {status!r} is not one of {list(CKL_STATUSES)}", where)
+        report.error(
+            "C9", f"STATUS {status!r} is not one of {list(CKL_STATUSES)}", where
+        )
     override = _text(vuln, "SEVERITY_OVERRIDE")
     if override is not None and override not in ("", *SEVERITIES):
-        report.error("C10", f"SEVERITY_OVERRIDE {override!r} is not '', low, medium or high", where)
+        report.error(
+            "C10",
+            f"SEVERITY_OVERRIDE {override!r} is not '', low, medium or high",
+            where,
+        )
 
     for cci in data.get("CCI_REF", []):
         if not _CCI.match(cci):
@@ -386,10 +404,15 @@ def _check_vuln(
         report.warn("C12", f"Vuln_Num {vuln_num!r} does not match V-<digits>", where)
     rule_id = (data.get("Rule_ID") or [""])[0]
     if rule_id and not _RULE_ID.match(rule_id):
-        report.warn("C12", f"Rule_ID {rule_id!r} does not match SV-<n>r<rev>_rule", where)
+        report.warn(
+            "C12", f"Rule_ID {rule_id!r} does not match SV-<n>r<rev>_rule", where
+        )
 
     details = _text(vuln, "FINDING_DETAILS") or ""
-    for tag, text in (("FINDING_DETAILS", details), ("COMMENTS", _text(vuln, "COMMENTS"))):
+    for tag, text in (
+        ("FINDING_DETAILS", details),
+        ("COMMENTS", _text(vuln, "COMMENTS")),
+    ):
         _check_length(tag, text or "", "C16", where, report)
     if status == "Open" and not details.strip():
         report.warn("C18", "STATUS is Open but FINDING_DETAILS is empty", where)
@@ -400,7 +423,9 @@ def _check_vuln(
 def _check_length(name: str, text: str, code: str, where: str, report: _Report) -> None:
     length = text_length(text)
     if length > TEXT_LIMIT:
-        report.warn(code, f"{name} has {length:,} characters (limit {TEXT_LIMIT:,})", where)
+        report.warn(
+            code, f"{name} has {length:,} characters (limit {TEXT_LIMIT:,})", where
+        )
 
 
 def _check_stig_ref(
@@ -430,9 +455,15 @@ def _check_rule_set(
     missing = sorted(expected - set(found))
     stale = sorted(set(found) - expected)
     if missing:
-        add(code, f"{len(missing)} rule(s) of the benchmark are missing: {', '.join(missing)}")
+        add(
+            code,
+            f"{len(missing)} benchmark rule(s) missing: {', '.join(missing)}",
+        )
     if stale:
-        add(code, f"{len(stale)} rule(s) are not in the benchmark revision: {', '.join(stale)}")
+        add(
+            code,
+            f"{len(stale)} rule(s) not in this revision: {', '.join(stale)}",
+        )
 
 
 # --- CKLB ---------------------------------------------------------------------
@@ -479,7 +510,9 @@ def _parse_cklb(data: bytes, report: _Report) -> dict[str, Any] | None:
         report.error("B1", "the document is not a JSON object")
         return None
     if document.get("cklb_version") != "1.0":
-        report.error("B1", f"cklb_version is {document.get('cklb_version')!r}, not '1.0'")
+        report.error(
+            "B1", f"cklb_version is {document.get('cklb_version')!r}, not '1.0'"
+        )
     return document
 
 
@@ -489,9 +522,13 @@ def _check_target(target: dict[str, Any], report: _Report) -> None:
     if not isinstance(host_name, str) or not host_name.strip():
         report.error("B2", "host_name is missing or empty", where)
     if target.get("target_type") not in ASSET_TYPES:
-        report.warn("B7", f"target_type {target.get('target_type')!r} is not known", where)
+        report.warn(
+            "B7", f"target_type {target.get('target_type')!r} is not known", where
+        )
     if target.get("role") not in ROLES:
-        report.warn("B7", f"role {target.get('role')!r} is not one of {list(ROLES)}", where)
+        report.warn(
+            "B7", f"role {target.get('role')!r} is not one of {list(ROLES)}", where
+        )
     web = target.get("is_web_database")
     site_or_instance = bool(target.get("web_db_site") or target.get("web_db_instance"))
     if not isinstance(web, bool):
@@ -525,12 +562,16 @@ def _check_cklb_stig(stig: dict[str, Any], where: str, report: _Report) -> list[
         report.error("B3", "rules is not a non-empty array", where)
         return []
     if stig.get("size") != len(rules):
-        report.warn("B6", f"size is {stig.get('size')!r} but there are {len(rules)} rules", where)
+        report.warn(
+            "B6",
+            f"size is {stig.get('size')!r} but there are {len(rules)} rules",
+            where,
+        )
     release_info = stig.get("release_info")
     if not isinstance(release_info, str) or not _RELEASE_INFO.match(release_info):
         report.warn(
             "B8",
-            f"release_info {release_info!r} does not read 'Release: <n> Benchmark Date: <date>'",
+            f"release_info {release_info!r} does not read {_RELEASE_FORM!r}",
             where,
         )
     rule_ids = []
@@ -556,17 +597,33 @@ def _check_cklb_rule(
     if not isinstance(rule.get("group_id"), str) or not rule["group_id"]:
         report.error("B4", "no group_id", where)
     if rule.get("severity") not in SEVERITIES:
-        report.error("B4", f"severity {rule.get('severity')!r} is not high, medium or low", where)
+        report.error(
+            "B4", f"severity {rule.get('severity')!r} is not high, medium or low", where
+        )
     if rule.get("status") not in CKLB_STATUSES:
-        report.error("B4", f"status {rule.get('status')!r} is not one of {list(CKLB_STATUSES)}", where)
+        report.error(
+            "B4",
+            f"status {rule.get('status')!r} is not one of {list(CKLB_STATUSES)}",
+            where,
+        )
     for key in ("ccis", "legacy_ids", "group_tree"):
         if not isinstance(rule.get(key), list):
-            report.error("B5", f"{key} is {type(rule.get(key)).__name__}, not an array", where)
+            report.error(
+                "B5", f"{key} is {type(rule.get(key)).__name__}, not an array", where
+            )
     if not isinstance(rule.get("overrides"), dict):
         report.error("B5", "overrides is not an object", where)
     rule_id = rule.get("rule_id")
-    if isinstance(rule_id_src, str) and rule_id_src and f"{rule_id}_rule" != rule_id_src:
-        report.warn("B6", f"rule_id {rule_id!r} + '_rule' is not rule_id_src {rule_id_src!r}", where)
+    if (
+        isinstance(rule_id_src, str)
+        and rule_id_src
+        and f"{rule_id}_rule" != rule_id_src
+    ):
+        report.warn(
+            "B6",
+            f"rule_id {rule_id!r} + '_rule' is not rule_id_src {rule_id_src!r}",
+            where,
+        )
     if rule.get("stig_uuid") != stig_uuid:
         report.warn("B6", "stig_uuid differs from the parent stig's uuid", where)
     for key in ("finding_details", "comments"):
@@ -663,18 +720,22 @@ def _read_ckl(data: bytes) -> _Checklist:
     }
     rules = {}
     for vuln in istig.findall("VULN"):
-        data = _stig_data(vuln)
-        rule_id = data["Rule_ID"][0]
+        attrs = _stig_data(vuln)
+        rule_id = attrs["Rule_ID"][0]
         rules[rule_id] = _Rule(
-            vuln_id=data["Vuln_Num"][0],
-            severity=data["Severity"][0],
+            vuln_id=attrs["Vuln_Num"][0],
+            severity=attrs["Severity"][0],
             status=normalize_status(_text(vuln, "STATUS")),
             details=_text(vuln, "FINDING_DETAILS") or "",
             comments=_text(vuln, "COMMENTS") or "",
-            ccis=tuple(data.get("CCI_REF", [])),
-            legacy_ids=tuple(v for v in data.get("LEGACY_ID", []) if v),
+            ccis=tuple(attrs.get("CCI_REF", [])),
+            legacy_ids=tuple(v for v in attrs.get("LEGACY_ID", []) if v),
         )
-    benchmark = (info.get("stigid", ""), info.get("version", ""), info.get("releaseinfo", ""))
+    benchmark = (
+        info.get("stigid", ""),
+        info.get("version", ""),
+        info.get("releaseinfo", ""),
+    )
     return _Checklist(values, benchmark, rules)
 
 
@@ -782,7 +843,10 @@ def _problems_by_file(
         try:
             problems = validate_file(path, expected, release=release)
         except OSError as exc:
-            yield str(path), [Problem(ERROR, "IO", f"cannot read the file: {exc.strerror}")]
+            yield (
+                str(path),
+                [Problem(ERROR, "IO", f"cannot read the file: {exc.strerror}")],
+            )
             continue
         readable.append(path)
         yield str(path), problems
@@ -791,7 +855,9 @@ def _problems_by_file(
         by_stem.setdefault(path.with_suffix(""), {})[path.suffix.lower()] = path
     for pair in by_stem.values():
         if ".ckl" in pair and ".cklb" in pair:
-            problems = validate_pair(pair[".ckl"].read_bytes(), pair[".cklb"].read_bytes())
+            problems = validate_pair(
+                pair[".ckl"].read_bytes(), pair[".cklb"].read_bytes()
+            )
             yield f"{pair['.ckl']} + {pair['.cklb'].suffix}", problems
 
 

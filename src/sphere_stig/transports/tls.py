@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 
 from sphere_stig.facts import CertificateInfo, TlsScan
@@ -107,8 +108,13 @@ def scan(
     )
     log.debug("RUN sslyze %s (%s) commands=%d", source, server_name, len(commands))
     scanner = sslyze.Scanner(per_server_concurrent_connections_limit=2)
-    scanner.queue_scans([request])
-    result = next(iter(scanner.get_results()))
+    with warnings.catch_warnings():
+        # sslyze loads its bundled public trust stores, one of which holds a
+        # certificate that cryptography warns about; it is not ours to fix
+        # and says nothing about the server under test.
+        warnings.filterwarnings("ignore", message="Parsed a serial number")
+        scanner.queue_scans([request])
+        result = next(iter(scanner.get_results()))
     if result.scan_status != sslyze.ServerScanStatusEnum.COMPLETED:
         raise CollectionError(host, source, _connectivity_reason(result, timeout))
 
