@@ -208,7 +208,7 @@ def _parse(data: bytes, where: str) -> Element:
         raise OfficialTextError(f"{where}: refused: {exc}; pass {_WHAT}") from None
     except ElementTree.ParseError as exc:
         raise OfficialTextError(
-            f"{where}: not well-formed XML ({exc}); pass {_WHAT}"
+            f"{where}: cannot be parsed as XML ({exc}); pass {_WHAT}"
         ) from None
     namespace, _, local = root.tag.removeprefix("{").rpartition("}")
     if local != "Benchmark" or namespace != XCCDF_NAMESPACE:

@@ -97,7 +97,11 @@ def test_waivers_file_is_read_and_numbers_become_text(write):
 
     # Then the waiver is there with its ticket as text
     (waiver,) = book.entries
-    assert (waiver.rule, waiver.hosts, waiver.ticket) == ("V-224781", ("app0*",), "20417")
+    assert (waiver.rule, waiver.hosts, waiver.ticket) == (
+        "V-224781",
+        ("app0*",),
+        "20417",
+    )
     assert (waiver.granted, waiver.expires) == (date(2026, 11, 26), date(2030, 12, 31))
 
 
@@ -282,9 +286,11 @@ def test_missing_key_is_named(write):
 
 
 def test_missing_waiver_keys_are_counted(write):
-    path = write(WAIVERS.replace("    approver: C. Approver\n", "").replace(
-        "    ticket: 20417\n", ""
-    ))
+    path = write(
+        WAIVERS.replace("    approver: C. Approver\n", "").replace(
+            "    ticket: 20417\n", ""
+        )
+    )
 
     with pytest.raises(AnswersError) as info:
         load_waivers(path)
@@ -386,15 +392,26 @@ def test_bad_yaml_names_line_and_column(write):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "the file is empty; it needs a list under 'answers:' "
-         "(write 'answers: []' for none)"),
+        (
+            "",
+            "the file is empty; it needs a list under 'answers:' "
+            "(write 'answers: []' for none)",
+        ),
         ("- rule: V-224767\n", "expected a mapping with a list under 'answers:'"),
-        (WAIVERS, "expected a mapping with a list under 'answers:' (it has "
-         "'waivers:', so it looks like a waivers file)"),
-        ("answers: []\nwaiver: []\n", "unknown top-level key 'waiver'; a answers "
-         "file holds 'answers:' and, optionally, 'description:'"),
-        ("answers: {rule: V-224767}\n", "key answers: expected a list of entries, "
-         "each starting '- rule:'"),
+        (
+            WAIVERS,
+            "expected a mapping with a list under 'answers:' (it has "
+            "'waivers:', so it looks like a waivers file)",
+        ),
+        (
+            "answers: []\nwaiver: []\n",
+            "unknown top-level key 'waiver'; a answers "
+            "file holds 'answers:' and, optionally, 'description:'",
+        ),
+        (
+            "answers: {rule: V-224767}\n",
+            "key answers: expected a list of entries, each starting '- rule:'",
+        ),
     ],
 )
 def test_wrong_file_shape_is_explained(write, text, message):
