@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sphere_stig import __version__, catalog, redact
+from sphere_stig import __version__, catalog, gate, redact
 from sphere_stig.inventory import Inventory, InventoryError, load
 from sphere_stig.outcome import CheckError, CollectionError, Status, Verdict
 from sphere_stig.results import PROPERTY, Result, write_json
@@ -49,6 +49,8 @@ class RunState:
     inventory: Inventory
     report_dir: Path | None
     started: dt.datetime
+    fail_on: frozenset[str] = frozenset()
+    decision: gate.Decision | None = None
     results: list[Result] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
@@ -69,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--limit",
         metavar="PATTERN",
         help="only hosts whose name or group matches these comma-separated globs",
+    )
+    group.addoption(
+        "--fail-on",
+        metavar="LIST",
+        default=gate.DEFAULT,
+        help="results that fail the run: comma-separated cat1, cat2, cat3, ports, "
+        f"error, or none (default: {gate.DEFAULT}); waived findings never do",
     )
     group.addoption(
         "--reports-dir",
@@ -112,6 +121,10 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"(inventories: {', '.join(_inventory_names(config))})"
             )
         return
+    try:
+        fail_on = gate.parse(config.getoption("fail_on"))
+    except gate.GateError as exc:
+        raise pytest.UsageError(str(exc)) from None
     directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
     try:
         inventory = load(name, directory, catalog.ROLES).limited(
@@ -128,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir = Path(base, inventory.name, stamp).resolve()
         report_dir.mkdir(parents=True, exist_ok=True)
         _route_reports(config, report_dir)
-    state = RunState(inventory, report_dir, started)
+    state = RunState(inventory, report_dir, started, fail_on)
     config.stash[STATE] = state
     if report_dir is not None and config.pluginmanager.hasplugin("html"):
         from sphere_stig.html_report import HtmlReport
@@ -338,6 +351,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if state is None or state.report_dir is None:
         return
+    state.decision = gate.decide(state.results, state.fail_on)
+    # The gate decides between "tests failed" and "ok"; an interrupted run,
+    # a usage error or an internal error keeps pytest's own status.
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = (
+            pytest.ExitCode.TESTS_FAILED if state.decision.failed else pytest.ExitCode.OK
+        )
     state.meta = run_meta(config, state)
     write_json(state.results, state.report_dir / "results.json", state.meta)
 
@@ -357,4 +377,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     where = state.report_dir
     if where.is_relative_to(Path.cwd()):
         where = where.relative_to(Path.cwd())
+    if state.decision is not None:
+        reporter.write_line(f"sphere-stig: {state.decision.line(state.fail_on)}")
     reporter.write_line(f"sphere-stig: {summary}; reports in {where}/")

@@ -147,12 +147,13 @@ def test_description_without_pseudo_tags_is_taken_whole(mini_text, tmp_path):
 def test_zip_with_the_xccdf_in_a_folder(mini_xccdf, make_zip):
     # Given a zip like DISA's: a folder with the XCCDF, a stylesheet, and a
     # macOS resource fork that also ends in -xccdf.xml
+    folder = "U_Mini_V3R2_STIG/"
     path = make_zip(
         {
-            "U_Mini_V3R2_STIG/": b"",
-            "U_Mini_V3R2_STIG/U_Mini_STIG_V3R2_Manual-xccdf.xml": mini_xccdf.read_bytes(),
-            "U_Mini_V3R2_STIG/STIG_unclass.xsl": b"<xsl/>",
-            "__MACOSX/U_Mini_V3R2_STIG/._U_Mini_STIG_V3R2_Manual-xccdf.xml": b"\0\5",
+            folder: b"",
+            folder + "U_Mini_STIG_V3R2_Manual-xccdf.xml": mini_xccdf.read_bytes(),
+            folder + "STIG_unclass.xsl": b"<xsl/>",
+            "__MACOSX/" + folder + "._U_Mini_STIG_V3R2_Manual-xccdf.xml": b"\0\5",
         }
     )
 
@@ -344,7 +345,9 @@ def test_benchmark_without_rules_is_refused(mini_text, tmp_path):
 
 
 def test_repeated_rule_is_refused(mini_text, tmp_path):
-    path = write(tmp_path, mini_text.replace('Group id="V-224762"', 'Group id="V-224760"'))
+    path = write(
+        tmp_path, mini_text.replace('Group id="V-224762"', 'Group id="V-224760"')
+    )
 
     with pytest.raises(OfficialTextError) as info:
         load_official(path)

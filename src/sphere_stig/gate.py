@@ -1,0 +1,97 @@
+"""The CI gate: which results fail the run, and a one-line reason.
+
+``--fail-on`` names the classes of results that fail a run: open findings by
+CAT (``cat1``, ``cat2``, ``cat3``), open port-table rows (``ports``, which
+carry no CAT) and results that could not be evaluated (``error``). A finding
+covered by a valid waiver does not fail the run; once the waiver expires it
+counts again. ``none`` fails on nothing (a report-only run).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sphere_stig.outcome import Status
+from sphere_stig.results import Result
+
+# Token -> (singular, plural) wording for the one-line summary.
+TOKENS = {
+    "cat1": ("open CAT I finding", "open CAT I findings"),
+    "cat2": ("open CAT II finding", "open CAT II findings"),
+    "cat3": ("open CAT III finding", "open CAT III findings"),
+    "ports": ("open port row", "open port rows"),
+    "error": ("error", "errors"),
+}
+DEFAULT = "cat1,cat2,error,ports"
+_CAT_TOKEN = {"high": "cat1", "medium": "cat2", "low": "cat3"}
+
+
+class GateError(ValueError):
+    pass
+
+
+def parse(value: str) -> frozenset[str]:
+    tokens = {t.strip().lower() for t in value.split(",") if t.strip()}
+    if tokens == {"none"}:
+        return frozenset()
+    unknown = tokens - set(TOKENS)
+    if unknown or not tokens:
+        raise GateError(
+            f"--fail-on {value!r}: unknown {', '.join(sorted(unknown)) or 'empty value'}; "
+            f"use a comma-separated list of {', '.join(TOKENS)}, or none"
+        )
+    return frozenset(tokens)
+
+
+def token(result: Result) -> str | None:
+    """The gate class of a result, or None when it is neither open nor an error."""
+    if result.status is Status.ERROR:
+        return "error"
+    if result.status is not Status.FAIL:
+        return None
+    if result.kind == "port":
+        return "ports"
+    return _CAT_TOKEN.get(result.severity)
+
+
+@dataclass(frozen=True)
+class Decision:
+    failed: bool
+    blocking: Counter
+    passing: Counter  # open or error results the gate lets through
+    waived: int
+
+    def line(self, fail_on: Iterable[str]) -> str:
+        rule = ",".join(sorted(fail_on)) or "none"
+
+        def describe(counts: Counter) -> str:
+            return ", ".join(
+                f"{n} {TOKENS[k][n != 1]}" for k, n in sorted(counts.items())
+            )
+
+        waived = f"; {self.waived} waived" if self.waived else ""
+        if self.failed:
+            return f"gate FAILED (fail-on {rule}): {describe(self.blocking)}{waived}"
+        let = describe(self.passing)
+        return (
+            f"gate passed (fail-on {rule})"
+            + (f": not gated: {let}" if let else ": nothing open")
+            + waived
+        )
+
+
+def decide(results: Iterable[Result], fail_on: frozenset[str]) -> Decision:
+    blocking: Counter = Counter()
+    passing: Counter = Counter()
+    waived = 0
+    for result in results:
+        kind = token(result)
+        if kind is None:
+            continue
+        if result.waived:
+            waived += 1
+            continue
+        (blocking if kind in fail_on else passing)[kind] += 1
+    return Decision(bool(blocking), blocking, passing, waived)
