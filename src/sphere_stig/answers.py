@@ -325,8 +325,9 @@ def _read(path: Path, key: str) -> list[Any]:
         )
     unknown = sorted(str(k) for k in doc if k not in (key, "description"))
     if unknown:
+        article = "an" if key == "answers" else "a"
         raise AnswersError(
-            f"{path}: unknown top-level key {unknown[0]!r}; a {key} file holds "
+            f"{path}: unknown top-level key {unknown[0]!r}; {article} {key} file holds "
             f"'{key}:' and, optionally, 'description:'"
         )
     entries = doc[key]

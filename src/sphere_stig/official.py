@@ -51,7 +51,9 @@ XCCDF_NAMESPACE = "http://checklists.nist.gov/xccdf/1.1"
 # file, to each member of a zip and to everything a zip expands to, so that a
 # zip bomb is refused before it fills the memory.
 MAX_BYTES = 64 * 1024 * 1024
-# The zip DISA publishes may hold a zip; the whole STIG library nests two deep.
+# A STIG zip may arrive inside another zip (a bundle of several STIGs, or a
+# download re-zipped by a proxy). Zips nested deeper than this are not
+# searched: nesting is the usual shape of a zip bomb.
 MAX_ZIP_DEPTH = 3
 _WHAT = "the DISA Manual XCCDF (U_..._Manual-xccdf.xml) or the zip it is published in"
 _DISCUSSION = re.compile(r"<VulnDiscussion>(.*?)</VulnDiscussion>", re.DOTALL)

@@ -405,7 +405,7 @@ def test_bad_yaml_names_line_and_column(write):
         ),
         (
             "answers: []\nwaiver: []\n",
-            "unknown top-level key 'waiver'; a answers "
+            "unknown top-level key 'waiver'; an answers "
             "file holds 'answers:' and, optionally, 'description:'",
         ),
         (

@@ -274,8 +274,8 @@ def test_missing_server_xml_names_the_inventory_key(inputs):
         tls_protocols(given, inputs)
     assert str(raised.value) == (
         f"sphere01: {SERVER_XML_PATH} does not exist. WinRM answered, so the Sphere "
-        "install root is probably wrong: set sphere_root for this host in the "
-        'inventory (it is now "C:\\Program Files\\ISEC7 SPHERE")'
+        "install root is probably wrong: set site.sphere_root in the inventory "
+        '(it is now "C:\\Program Files\\ISEC7 SPHERE")'
     )
 
 

@@ -39,7 +39,9 @@ SPHERE01_STATUS = {
 
 
 def ev(item, observed, expected, source="server.xml", ok=None):
-    return Evidence(item=item, observed=observed, expected=expected, source=source, ok=ok)
+    return Evidence(
+        item=item, observed=observed, expected=expected, source=source, ok=ok
+    )
 
 
 def stig(host, vuln_id, status, summary, *evidence, **extra):
@@ -50,7 +52,11 @@ def stig(host, vuln_id, status, summary, *evidence, **extra):
         status=status,
         summary=summary,
         evidence=tuple(evidence),
-        severity="medium",
+        severity=catalog.rule(vuln_id).severity,
+        title=catalog.rule(vuln_id).title,
+        stig_id=catalog.rule(vuln_id).stig_id,
+        rule_id=catalog.rule(vuln_id).rule_id,
+        ccis=catalog.rule(vuln_id).ccis,
         nodeid=f"tests_infra/test_rules.py::test_rule[{host}-{vuln_id}]",
         duration=0.25,
         **extra,
@@ -81,7 +87,9 @@ def sphere01_results():
             "V-224762",
             Status.FAIL,
             "TLS 1.0 is accepted, should be refused",
-            ev("accepted protocols", LONG_EVIDENCE, "TLSv1.2, TLSv1.3", "sslyze", False),
+            ev(
+                "accepted protocols", LONG_EVIDENCE, "TLSv1.2, TLSv1.3", "sslyze", False
+            ),
         ),
         stig(
             "sphere01",

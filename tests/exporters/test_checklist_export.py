@@ -64,7 +64,9 @@ def sphere01(results):
 def test_write_checklists_names_and_validates_every_file(tmp_path, assets, results):
     # Given two assets and a run with results for both
     # When the checklists are written
-    paths = write_checklists(tmp_path, assets, results, stamp=STAMP, generated=GENERATED)
+    paths = write_checklists(
+        tmp_path, assets, results, stamp=STAMP, generated=GENERATED
+    )
 
     # Then there is one CKL and one CKLB per host, named host_benchmark_stamp
     assert [p.name for p in paths] == [
@@ -137,7 +139,10 @@ def test_finding_details_carry_header_hash_and_escaped_evidence(sphere01, result
     assert f"[FAIL] session-timeout: observed 30 {MARKUP}; expected 1 to 15" in details
     # Control characters are shown as their pictures, CRLF becomes LF, and
     # the lone surrogate becomes the replacement character
-    assert "bell\u2407 nul\u2400 esc\u241b vt\u240b crlf\nlone-surrogate\ufffd end" in details
+    assert (
+        "bell\u2407 nul\u2400 esc\u241b vt\u240b crlf\nlone-surrogate\ufffd end"
+        in details
+    )
     assert not any(ch in details for ch in "\x00\x07\x0b\x1b\r\ud800")
     # The secret never appears
     assert SECRET not in details and redact.MASK in details
@@ -264,8 +269,7 @@ def test_ckl_layout(sphere01):
         "WEB_DB_INSTANCE": "",
     }
     si = [
-        (s.findtext("SID_NAME"), s.findtext("SID_DATA"))
-        for s in root.iter("SI_DATA")
+        (s.findtext("SID_NAME"), s.findtext("SID_DATA")) for s in root.iter("SI_DATA")
     ]
     assert si == [
         ("version", "3"),
@@ -358,7 +362,9 @@ def test_official_text_replaces_the_catalog_wording(official, results):
     si = {s.findtext("SID_NAME"): s.findtext("SID_DATA") for s in root.iter("SI_DATA")}
     assert si["stigid"] == "ISEC7_Sphere"
     assert si["description"] == "Invented benchmark description for the tests."
-    assert cklb_rules(cklb)["V-224760"]["check_content"] == "Official check of V-224760."
+    assert (
+        cklb_rules(cklb)["V-224760"]["check_content"] == "Official check of V-224760."
+    )
     assert validate_ckl(ckl, RULE_IDS) == [] and validate_cklb(cklb, RULE_IDS) == []
     assert validate_pair(ckl, cklb) == []
 

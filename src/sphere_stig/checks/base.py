@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sphere_stig.facts import TlsScan, WindowsFacts
-from sphere_stig.transports.http import HttpPage
 from sphere_stig.outcome import Verdict
+from sphere_stig.transports.http import HttpPage
 
 FACT_SOURCES = frozenset({"windows", "tls", "http"})
 

@@ -13,9 +13,25 @@ from collections.abc import Iterable, Sequence
 
 from sphere_stig.checks.base import Facts, Inputs
 from sphere_stig.facts import SPHERE_FILES, TlsScan, WindowsFacts
-from sphere_stig.outcome import CheckError, Evidence, Verdict, failed, passed
-from sphere_stig.parsers.properties import parse_properties
-from sphere_stig.parsers.tomcat import Placeholder, ServerConfig, parse_server_xml
+from sphere_stig.outcome import (
+    CheckError,
+    Evidence,
+    Verdict,
+    failed,
+    not_reviewed,
+    passed,
+)
+from sphere_stig.parsers.properties import Properties, parse_properties
+from sphere_stig.parsers.tomcat import (
+    Connector,
+    Placeholder,
+    ServerConfig,
+    find_https_connector,
+    parse_server_xml,
+)
+from sphere_stig.parsers.users import TomcatUsers, parse_tomcat_users
+from sphere_stig.parsers.webxml import WebXml, parse_web_xml
+from sphere_stig.transports.http import HttpPage
 
 MODERN_PROTOCOLS = frozenset({"TLSv1.2", "TLSv1.3"})
 
@@ -51,6 +67,15 @@ def require_tls(facts: Facts) -> TlsScan:
     return facts.tls
 
 
+def require_http(facts: Facts) -> HttpPage:
+    if facts.http is None:
+        raise CheckError(
+            f"{facts.host}: the console logon page this check needs was not fetched; "
+            "the rule's check must declare needs=('http',) in the registry"
+        )
+    return facts.http
+
+
 def read_remote(
     facts: Facts, inputs: Inputs, key: str, *, required: bool = True
 ) -> bytes | None:
@@ -74,7 +99,7 @@ def read_remote(
             return None
         raise CheckError(
             f"{where} does not exist. WinRM answered, so the Sphere install root "
-            f"is probably wrong: set sphere_root for this host in the inventory "
+            f"is probably wrong: set site.sphere_root in the inventory "
             f'(it is now "{inputs.sphere_root}")'
         )
     if remote.data is None:
@@ -114,6 +139,79 @@ def load_server_config(facts: Facts, inputs: Inputs) -> tuple[ServerConfig, str]
     source = file_source(facts.host, remote_path(inputs, "server_xml"))
     config = parse_server_xml(data, source, properties=system_properties(facts, inputs))
     return config, source
+
+
+def load_web_xml(facts: Facts, inputs: Inputs, key: str) -> tuple[WebXml, str]:
+    """A deployment descriptor (``tomcat_web_xml`` or ``sphere_web_xml``)."""
+    data = read_remote(facts, inputs, key)
+    assert data is not None
+    source = file_source(facts.host, remote_path(inputs, key))
+    return parse_web_xml(data, source), source
+
+
+def load_tomcat_users(facts: Facts, inputs: Inputs) -> tuple[TomcatUsers, str]:
+    """tomcat-users.xml with every password already reduced to its form."""
+    data = read_remote(facts, inputs, "tomcat_users_xml")
+    assert data is not None
+    source = file_source(facts.host, remote_path(inputs, "tomcat_users_xml"))
+    return parse_tomcat_users(data, source), source
+
+
+def load_config_properties(facts: Facts, inputs: Inputs) -> tuple[Properties, str]:
+    """Sphere's conf/config.properties as Java loads it, raw lines kept."""
+    data = read_remote(facts, inputs, "config_properties")
+    assert data is not None
+    source = file_source(facts.host, remote_path(inputs, "config_properties"))
+    return parse_properties(data, source), source
+
+
+def https_connector_of(
+    config: ServerConfig, source: str, port: int, attributes: Iterable[str]
+) -> Connector | None:
+    """The connector on the HTTPS port, refusing placeholders that hide it.
+
+    ``attributes`` are those the caller's verdict depends on: an unresolved
+    ``${...}`` in one of them is an error, not a guess.
+    """
+    connector = find_https_connector(config, port)
+    if connector is None:
+        # A connector whose port is an unresolved ${...} might be the one.
+        refuse_unresolved(
+            (p for c in config.connectors() for p in c.placeholders), ("port",), source
+        )
+        return None
+    refuse_unresolved(connector.placeholders, ("port", *attributes), source)
+    return connector
+
+
+def missing_connector(config: ServerConfig, source: str, port: int) -> Evidence:
+    """The failing observation for a server.xml without a connector on ``port``."""
+    ports = sorted(
+        {p for c in config.connectors() if (p := c.effective_port) is not None}
+    )
+    listed = ", ".join(str(p) for p in ports)
+    others = f" (active connectors: port {listed})" if ports else ""
+    return Evidence(
+        item=f"Connector on port {port}",
+        observed=f"no active Connector on port {port}{others}",
+        expected=f'an active Connector on port {port} with SSLEnabled="true"',
+        source=source,
+        ok=False,
+    )
+
+
+def input_not_set(name: str, host: str, wanted: str) -> Verdict:
+    """Not reviewed: the organisation has not supplied a value the rule needs."""
+    return not_reviewed(
+        f"The organisation input {name} is not set, so the rule cannot be judged: "
+        "add it under site.inputs (or the host's inputs) in the inventory",
+        Evidence(
+            item=f"input {name}",
+            observed="not set",
+            expected=wanted,
+            source=f"inventory, host {host}",
+        ),
+    )
 
 
 def refuse_unresolved(

@@ -14,7 +14,9 @@ from sphere_stig.checks.common import (
     MODERN_PROTOCOLS,
     and_list,
     conclude,
+    https_connector_of,
     load_server_config,
+    missing_connector,
     refuse_unresolved,
     require_tls,
     scan_source,
@@ -67,9 +69,9 @@ def https_connector(facts: Facts, inputs: Inputs) -> Verdict:
     scan = require_tls(facts)
     port = inputs.https_port
 
-    connector = _connector_or_none(config, source, port, _CONNECTOR_ATTRIBUTES)
+    connector = https_connector_of(config, source, port, _CONNECTOR_ATTRIBUTES)
     if connector is None:
-        evidence = [_missing_connector(config, source, port)]
+        evidence = [missing_connector(config, source, port)]
     else:
         evidence = _connector_settings(connector, source, port)
     evidence.append(_handshake(scan))
@@ -84,39 +86,10 @@ def https_connector(facts: Facts, inputs: Inputs) -> Verdict:
 # -- server.xml -------------------------------------------------------------
 
 
-def _connector_or_none(
-    config: ServerConfig, source: str, port: int, attributes: tuple[str, ...]
-) -> Connector | None:
-    connector = find_https_connector(config, port)
-    if connector is None:
-        # A connector whose port is an unresolved ${...} might be the one.
-        refuse_unresolved(
-            (p for c in config.connectors() for p in c.placeholders), ("port",), source
-        )
-        return None
-    refuse_unresolved(connector.placeholders, attributes, source)
-    return connector
-
-
-def _missing_connector(config: ServerConfig, source: str, port: int) -> Evidence:
-    ports = sorted(
-        {p for c in config.connectors() if (p := c.effective_port) is not None}
-    )
-    listed = ", ".join(str(p) for p in ports)
-    others = f" (active connectors: port {listed})" if ports else ""
-    return Evidence(
-        item=f"Connector on port {port}",
-        observed=f"no active Connector on port {port}{others}",
-        expected=f'an active Connector on port {port} with SSLEnabled="true"',
-        source=source,
-        ok=False,
-    )
-
-
 def _file_protocols(config: ServerConfig, source: str, port: int) -> list[Evidence]:
-    connector = _connector_or_none(config, source, port, _PROTOCOL_ATTRIBUTES)
+    connector = https_connector_of(config, source, port, _PROTOCOL_ATTRIBUTES)
     if connector is None:
-        return [_missing_connector(config, source, port)]
+        return [missing_connector(config, source, port)]
     if not connector.ssl_enabled:
         return [_plain_http(connector, source, port)]
     refuse_unresolved(

@@ -8,7 +8,8 @@ are both compared. Per host the diff lists:
 * fixed findings: Open before, NotAFinding (pass) now;
 * other status changes: any other change of status (an Open finding that is
   now an error is not fixed: it was not judged);
-* changed evidence: the same status, but different evidence lines;
+* changed evidence: the same status, but a different summary or different
+  evidence lines (shown as lines removed and added);
 * rules added or removed: results only in the new or only in the old run.
 
 Hosts only in the old run are listed by name. Run it on two run folders (or
@@ -30,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sphere_stig import redact
 from sphere_stig.outcome import CKL_STATUS, Status
 from sphere_stig.results import Result, read_json
 
@@ -292,7 +294,7 @@ def render_text(diff: RunDiff) -> str:
                 lines.extend(f"      - {line}" for line in change.removed_lines)
                 lines.extend(f"      + {line}" for line in change.added_lines)
     lines.extend(("", f"Summary: {_summary(diff)}"))
-    return "\n".join(lines) + "\n"
+    return redact.scrub("\n".join(lines) + "\n")
 
 
 def render_markdown(diff: RunDiff) -> str:
@@ -338,7 +340,7 @@ def render_markdown(diff: RunDiff) -> str:
                 lines.extend(f"+ {line}" for line in change.added_lines)
                 lines.append("```")
             lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return redact.scrub("\n".join(lines).rstrip("\n") + "\n")
 
 
 def _md(text: str) -> str:
