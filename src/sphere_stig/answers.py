@@ -500,4 +500,7 @@ def _waived(
             f"Waiver {w.ticket} approved by {w.approver} expired on {w.expires}; "
             f"the finding is open and no longer waived."
         )
-    return Verdict(Status.FAIL, f"{verdict.summary} {note}", verdict.evidence), record
+    summary = verdict.summary.rstrip()
+    if not summary.endswith((".", "!", "?")):
+        summary += "."
+    return Verdict(Status.FAIL, f"{summary} {note}", verdict.evidence), record

@@ -188,6 +188,10 @@ class SiteSpec(_Model):
 class InventoryFile(_Model):
     name: str | None = None
     description: str = ""
+    # Reviewer answers for manual rules and waivers of findings
+    # (docs/answers.md), relative to this file.
+    answers: Path | None = None
+    waivers: Path | None = None
     site: SiteSpec = SiteSpec()
     defaults: dict[str, dict[str, Any]] = {}
     hosts: dict[str, HostSpec] = Field(min_length=1)
@@ -216,6 +220,8 @@ class Inventory(_Model):
     path: Path
     description: str
     hosts: tuple[Host, ...]
+    answers: Path | None = None
+    waivers: Path | None = None
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
@@ -244,7 +250,8 @@ class Inventory(_Model):
 
 
 def available(directory: Path) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.yml"))
+    """Inventory names; answers and waivers files beside them are not inventories."""
+    return sorted(p.stem for p in directory.glob("*.yml") if "." not in p.stem)
 
 
 def locate(name_or_path: str, directory: Path) -> Path:
@@ -360,4 +367,6 @@ def _build(spec: InventoryFile, path: Path, known_roles: set[str]) -> Inventory:
         path=path,
         description=spec.description,
         hosts=tuple(hosts),
+        answers=(base / spec.answers).resolve() if spec.answers else None,
+        waivers=(base / spec.waivers).resolve() if spec.waivers else None,
     )

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from sphere_stig import __version__, catalog, gate, redact
-from sphere_stig.inventory import Inventory, InventoryError, load
+from sphere_stig.answers import AnswerBook, AnswersError, WaiverBook, load_answers, load_waivers
+from sphere_stig.inventory import Inventory, InventoryError, available, load
+from sphere_stig.official import OfficialBenchmark, OfficialTextError, load_official, revision_changes
 from sphere_stig.outcome import CheckError, CollectionError, Status, Verdict
 from sphere_stig.results import PROPERTY, Result, write_json
 
@@ -50,6 +52,10 @@ class RunState:
     report_dir: Path | None
     started: dt.datetime
     fail_on: frozenset[str] = frozenset()
+    answers: AnswerBook | None = None
+    waivers: WaiverBook | None = None
+    official: OfficialBenchmark | None = None
+    revision_notes: tuple[str, ...] = ()
     decision: gate.Decision | None = None
     results: list[Result] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
@@ -58,6 +64,7 @@ class RunState:
 STATE = pytest.StashKey[RunState]()
 VERDICT = pytest.StashKey[Verdict]()
 CASE = pytest.StashKey[Case]()
+DECISIONS = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,6 +78,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--limit",
         metavar="PATTERN",
         help="only hosts whose name or group matches these comma-separated globs",
+    )
+    group.addoption(
+        "--answers",
+        metavar="FILE",
+        help="reviewer answers for manual rules (default: the inventory's answers key)",
+    )
+    group.addoption(
+        "--waivers",
+        metavar="FILE",
+        help="waivers of open findings (default: the inventory's waivers key)",
+    )
+    group.addoption(
+        "--stig-xccdf",
+        metavar="PATH",
+        help="the DISA XCCDF (zip or xml) whose official titles, check and fix "
+        "text go into the reports and checklists",
     )
     group.addoption(
         "--fail-on",
@@ -133,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except InventoryError as exc:
         raise pytest.UsageError(f"inventory error: {exc}") from None
 
+    answers, waivers, official = _load_decisions(config, inventory)
     started = dt.datetime.now(dt.timezone.utc)
     report_dir = None
     if not _is_worker(config) and not config.option.collectonly:
@@ -141,7 +165,11 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir = Path(base, inventory.name, stamp).resolve()
         report_dir.mkdir(parents=True, exist_ok=True)
         _route_reports(config, report_dir)
-    state = RunState(inventory, report_dir, started, fail_on)
+    state = RunState(inventory, report_dir, started, fail_on, answers, waivers, official)
+    if official is not None:
+        state.revision_notes = tuple(
+            c.describe() for c in revision_changes(official, catalog.load_rules())
+        )
     config.stash[STATE] = state
     if report_dir is not None and config.pluginmanager.hasplugin("html"):
         from sphere_stig.html_report import HtmlReport
@@ -167,6 +195,23 @@ def _add_metadata(config: pytest.Config, state: RunState) -> None:
         f"{catalog.BENCHMARK.title} V{catalog.BENCHMARK.version}"
         f"R{catalog.BENCHMARK.release} ({catalog.BENCHMARK.release_info})"
     )
+
+
+def _load_decisions(config: pytest.Config, inventory: Inventory):
+    """Answers, waivers and the official text: all checked before any test runs."""
+    answers_path = config.getoption("answers") or inventory.answers
+    waivers_path = config.getoption("waivers") or inventory.waivers
+    xccdf = config.getoption("stig_xccdf")
+    try:
+        answers = load_answers(Path(answers_path)) if answers_path else None
+        waivers = load_waivers(Path(waivers_path)) if waivers_path else None
+    except AnswersError as exc:
+        raise pytest.UsageError(f"answers/waivers error: {exc}") from None
+    try:
+        official = load_official(Path(xccdf)) if xccdf else None
+    except OfficialTextError as exc:
+        raise pytest.UsageError(f"--stig-xccdf: {exc}") from None
+    return answers, waivers, official
 
 
 def _route_reports(config: pytest.Config, report_dir: Path) -> None:
@@ -221,13 +266,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def _inventory_names(config: pytest.Config) -> list[str]:
     directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
-    return sorted(p.stem for p in directory.glob("*.yml")) or ["(none)"]
+    return available(directory) or ["(none)"]
 
 
-def record_verdict(item: pytest.Item, case: Case, verdict: Verdict) -> None:
+def record_verdict(
+    item: pytest.Item,
+    case: Case,
+    verdict: Verdict,
+    answer: dict | None = None,
+    waiver: dict | None = None,
+) -> None:
     """Called by the verdict fixtures: remember what the check concluded."""
     item.stash[CASE] = case
     item.stash[VERDICT] = verdict
+    item.stash[DECISIONS] = (answer, waiver)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -270,10 +322,14 @@ def _result_for(case: Case, item, call, report) -> Result | None:
 
 def _make(case: Case, item, status, summary, evidence, report) -> Result:
     entry = case.entry
+    answer, waiver = item.stash.get(DECISIONS, (None, None))
+    state = item.config.stash.get(STATE, None)
+    official = state.official if state is not None else None
     if case.kind == "stig":
+        official_rule = official.rules.get(entry.vuln_id) if official else None
         meta = dict(
             severity=entry.severity,
-            title=entry.title,
+            title=official_rule.title if official_rule else entry.title,
             stig_id=entry.stig_id,
             rule_id=entry.rule_id,
             check=entry.check,
@@ -291,6 +347,8 @@ def _make(case: Case, item, status, summary, evidence, report) -> Result:
         evidence=tuple(evidence),
         nodeid=item.nodeid,
         duration=report.duration,
+        answer=answer,
+        waiver=waiver,
         **meta,
     )
 
@@ -342,6 +400,11 @@ def run_meta(config: pytest.Config, state: RunState) -> dict:
         "run_by": f"{getpass.getuser()}@{socket.gethostname()}",
         "suite_version": __version__,
         "benchmark": catalog.BENCHMARK.model_dump(),
+        "fail_on": sorted(state.fail_on),
+        "answers_file": str(state.answers.path) if state.answers else "",
+        "waivers_file": str(state.waivers.path) if state.waivers else "",
+        "official_text": state.official.filename if state.official else "",
+        "revision_changes": list(state.revision_notes),
     }
 
 
@@ -377,6 +440,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     where = state.report_dir
     if where.is_relative_to(Path.cwd()):
         where = where.relative_to(Path.cwd())
+    for note in state.revision_notes:
+        reporter.write_line(f"sphere-stig: XCCDF differs from the catalog: {note}")
     if state.decision is not None:
         reporter.write_line(f"sphere-stig: {state.decision.line(state.fail_on)}")
     reporter.write_line(f"sphere-stig: {summary}; reports in {where}/")
