@@ -275,7 +275,7 @@ def test_valid_waiver_keeps_the_finding_open(waivers, today):
     # is the check's
     assert applied.verdict.status is Status.FAIL
     assert applied.verdict.summary == (
-        "webapps holds more than manager and host-manager Waiver LAB-POAM-0007 "
+        "webapps holds more than manager and host-manager. Waiver LAB-POAM-0007 "
         "approved by R. Okafor accepts this open finding until it expires on "
         "2030-12-31; the finding stays open."
     )
@@ -308,7 +308,7 @@ def test_expired_waiver_is_stated_and_waives_nothing(waivers, today):
 
     assert applied.verdict.status is Status.FAIL
     assert applied.verdict.summary == (
-        "lockOutTime is not set Waiver LAB-POAM-0003 approved by R. Okafor expired "
+        "lockOutTime is not set. Waiver LAB-POAM-0003 approved by R. Okafor expired "
         "on 2025-09-01; the finding is open and no longer waived."
     )
     assert applied.waiver["state"] == "expired"
