@@ -56,6 +56,7 @@ class RunState:
     waivers: WaiverBook | None = None
     official: OfficialBenchmark | None = None
     revision_notes: tuple[str, ...] = ()
+    run_by: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
     decision: gate.Decision | None = None
     results: list[Result] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
@@ -175,26 +176,6 @@ def pytest_configure(config: pytest.Config) -> None:
         from sphere_stig.html_report import HtmlReport
 
         config.pluginmanager.register(HtmlReport(state), "sphere-stig-html")
-
-
-def _add_metadata(config: pytest.Config, state: RunState) -> None:
-    """Run facts at the top of the HTML report (pytest-metadata's table)."""
-    try:
-        from pytest_metadata.plugin import metadata_key
-    except ImportError:
-        return
-    meta = config.stash.get(metadata_key, None)
-    if meta is None:
-        return
-    meta["Inventory"] = f"{state.inventory.name} ({state.inventory.path})"
-    meta["Hosts"] = ", ".join(h.name for h in state.inventory.hosts)
-    meta["Run by"] = f"{getpass.getuser()}@{socket.gethostname()}"
-    meta["Started (UTC)"] = state.started.isoformat(timespec="seconds")
-    meta["Suite version"] = __version__
-    meta["STIG"] = (
-        f"{catalog.BENCHMARK.title} V{catalog.BENCHMARK.version}"
-        f"R{catalog.BENCHMARK.release} ({catalog.BENCHMARK.release_info})"
-    )
 
 
 def _load_decisions(config: pytest.Config, inventory: Inventory):
@@ -370,9 +351,6 @@ _CONFIG: list[pytest.Config] = []
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG[:] = [session.config]
-    state = session.config.stash.get(STATE, None)
-    if state is not None and state.report_dir is not None:
-        _add_metadata(session.config, state)
 
 
 def _controller_state(report) -> RunState | None:
@@ -397,7 +375,7 @@ def run_meta(config: pytest.Config, state: RunState) -> dict:
         "hosts": [h.name for h in state.inventory.hosts],
         "started": state.started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "run_by": f"{getpass.getuser()}@{socket.gethostname()}",
+        "run_by": state.run_by,
         "suite_version": __version__,
         "benchmark": catalog.BENCHMARK.model_dump(),
         "fail_on": sorted(state.fail_on),

@@ -396,3 +396,47 @@ def test_asset_rejects_values_stig_viewer_refuses(change, message):
     fields = {"host_name": "h1"} | change
     with pytest.raises(ValueError, match=message):
         ChecklistAsset(**fields)
+
+
+def test_comments_from_answer_file_records():
+    # Given records shaped as sphere_stig.answers writes them
+    base = sphere01_results()[0]
+    answer = {
+        "rule": "V-224760",
+        "hosts": "sphere*",
+        "status": "NotAFinding",
+        "explanation": "Limits documented in the SSP.",
+        "reviewer": "J. Auditor",
+        "date": "2024-01-01",
+        "expires": "2024-06-30",
+        "evidence": "SSP 4.2",
+        "file": "answers.yml",
+        "entry": "answers[0]",
+        "state": "expired",
+    }
+    waiver = {"ticket": "POAM-9", "granted": "2025-01-01", "state": "valid"}
+    result = type(base)(**{**base.__dict__, "answer": answer, "waiver": waiver})
+
+    # When its comments are written
+    text = content.comments(result)
+
+    # Then the labels come first, in their order, and the other keys follow
+    assert text == (
+        "Reviewer answer (expired): it no longer decides this rule\n"
+        "Status: NotAFinding\n"
+        "Explanation: Limits documented in the SSP.\n"
+        "Reviewer: J. Auditor\n"
+        "Reviewed on: 2024-01-01\n"
+        "Expires: 2024-06-30\n"
+        "State: expired\n"
+        "Evidence: SSP 4.2\n"
+        "Entry: answers[0]\n"
+        "File: answers.yml\n"
+        "Hosts: sphere*\n"
+        "Rule: V-224760\n"
+        "\n"
+        "Waiver (valid): not needed, nothing is open\n"
+        "Ticket: POAM-9\n"
+        "Granted: 2025-01-01\n"
+        "State: valid"
+    ) or text

@@ -59,12 +59,14 @@ _ANSWER_FIELDS = (
     ("Reviewer", ("reviewer", "reviewed_by", "by")),
     ("Reviewed on", ("date", "reviewed", "reviewed_on")),
     ("Expires", ("expires", "expiry", "expiration", "expires_on")),
+    ("State", ("state",)),
     ("Evidence", ("evidence", "evidence_ref", "reference")),
 )
 _WAIVER_FIELDS = (
     ("Justification", ("justification", "reason")),
     ("Approver", ("approver", "approved_by")),
     ("Ticket", ("ticket", "poam", "poam_id", "reference")),
+    ("Granted", ("granted",)),
     ("Expires", ("expires", "expiry", "expiration", "expires_on")),
     ("State", ("state",)),
 )
@@ -383,7 +385,7 @@ def comments(result: Result | None) -> str:
     sections = []
     if result.answer:
         sections.append(
-            _section("Reviewer answer (manual rule)", result.answer, _ANSWER_FIELDS)
+            _section(_answer_heading(result.answer), result.answer, _ANSWER_FIELDS)
         )
     if result.waiver:
         sections.append(
@@ -392,8 +394,16 @@ def comments(result: Result | None) -> str:
     return clip(clean("\n\n".join(sections)))
 
 
+def _answer_heading(answer: Mapping[str, str]) -> str:
+    if str(answer.get("state", "")).lower() == "expired":
+        return "Reviewer answer (expired): it no longer decides this rule"
+    return "Reviewer answer (manual rule)"
+
+
 def _waiver_heading(waiver: Mapping[str, str]) -> str:
     state = str(waiver.get("state", "")).lower()
+    if str(waiver.get("unused", "")).lower() == "true":
+        return f"Waiver ({state or 'recorded'}): not needed, nothing is open"
     if state == "valid":
         return (
             "Waiver (valid): the finding stays Open; the waiver records an "
