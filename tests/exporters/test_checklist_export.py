@@ -414,7 +414,12 @@ def test_comments_from_answer_file_records():
         "entry": "answers[0]",
         "state": "expired",
     }
-    waiver = {"ticket": "POAM-9", "granted": "2025-01-01", "state": "valid"}
+    waiver = {
+        "ticket": "POAM-9",
+        "granted": "2025-01-01",
+        "state": "valid",
+        "unused": "true",
+    }
     result = type(base)(**{**base.__dict__, "answer": answer, "waiver": waiver})
 
     # When its comments are written
@@ -438,5 +443,6 @@ def test_comments_from_answer_file_records():
         "Waiver (valid): not needed, nothing is open\n"
         "Ticket: POAM-9\n"
         "Granted: 2025-01-01\n"
-        "State: valid"
-    ) or text
+        "State: valid\n"
+        "Unused: true"
+    )

@@ -338,11 +338,13 @@ def _observation(
 
 def _waiver_data(waiver: Mapping[str, str]) -> dict[str, Any]:
     state = str(waiver.get("state", ""))
+    unused = str(waiver.get("unused", "")).lower() == "true"
+    outcome = "not needed, nothing is open" if unused else "the finding stays open"
     data: dict[str, Any] = {
         # The checks still ran; leaving out skipped_due_to_waiver keeps
         # Heimdall from turning the waived finding into Not Applicable.
         "run": True,
-        "message": clean(f"waiver {state or 'recorded'}; the finding stays open"),
+        "message": clean(f"waiver {state or 'recorded'}; {outcome}"),
     }
     justification = waiver.get("justification") or waiver.get("reason")
     if justification:
