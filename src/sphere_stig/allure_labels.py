@@ -8,9 +8,47 @@ from __future__ import annotations
 from sphere_stig.outcome import Verdict
 
 SEVERITY = {"high": "critical", "medium": "normal", "low": "minor"}
+# A public page of each rule, for the link on every Allure result; the
+# ``sphere_rule_link`` ini key overrides it.
+RULE_LINK = "https://stigviewer.cyberprotection.com/stigs/isec7_sphere/2024-08-20/finding/{vuln_id}"
 
 
-def label(case, verdict: Verdict) -> None:
+try:
+    from allure_commons import hookimpl as _allure_hook
+except ImportError:  # allure-pytest not installed: the class is never registered
+
+    def _allure_hook(**_kwargs):
+        return lambda fn: fn
+
+
+class KeepTargetHost:
+    """allure-pytest labels each result with the runner's host name; in this
+    suite ``host`` means the host under test, so the runner's label is dropped
+    (the runner is named in the run metadata instead)."""
+
+    def __init__(self, runner: str) -> None:
+        self.runner = runner
+
+    @_allure_hook(tryfirst=True)
+    def report_result(self, result) -> None:
+        if sum(lb.name == "host" for lb in result.labels) > 1:
+            result.labels = [
+                lb for lb in result.labels if not (lb.name == "host" and lb.value == self.runner)
+            ]
+
+
+def register_host_label_fix() -> KeepTargetHost | None:
+    try:
+        import allure_commons
+        from allure_commons.utils import host_tag
+    except ImportError:
+        return None
+    fix = KeepTargetHost(host_tag())
+    allure_commons.plugin_manager.register(fix)
+    return fix
+
+
+def label(case, verdict: Verdict, link: str = RULE_LINK) -> None:
     try:
         import allure
     except ImportError:  # allure-pytest not installed: nothing to label
@@ -31,6 +69,7 @@ def label(case, verdict: Verdict) -> None:
         for cci in entry.ccis:
             allure.dynamic.label("cci", cci)
         allure.dynamic.title(f"{entry.vuln_id} on {case.host.name}: {entry.title}")
+        allure.dynamic.link(link.format(vuln_id=entry.vuln_id), name=entry.vuln_id)
     else:
         allure.dynamic.epic("ISEC7 Sphere port and protocol tables")
         allure.dynamic.feature(entry.table)

@@ -25,6 +25,18 @@ CATS = ("CAT I", "CAT II", "CAT III")
 # Hides rows that do not match the three filters. pytest-html draws its rows
 # from JSON after the page loads and redraws them when sorted or filtered,
 # so the filter runs again whenever the table changes.
+_STYLE = """
+<style>
+  #results-table td.col-evidence pre, #results-table td.col-decision pre {
+    white-space: pre-wrap; word-break: break-word; max-width: 60em; margin: 0;
+  }
+  #run-metadata th { text-align: left; padding-right: 1em; }
+  #host-summary td, #host-summary th { padding: 2px 8px; text-align: right; }
+  #host-summary td:first-child { text-align: left; }
+  #sphere-filters label { margin-right: 1.5em; }
+</style>
+"""
+
 _FILTER_SCRIPT = """
 <script>
 (function () {
@@ -47,7 +59,10 @@ _FILTER_SCRIPT = """
     });
   }
   document.addEventListener('DOMContentLoaded', function () {
+    // report.html?host=sphere01&status=Open opens the report filtered.
+    var query = new URLSearchParams(window.location.search);
     document.querySelectorAll('select.sphere-filter').forEach(function (s) {
+      if (query.has(s.dataset.column)) { s.value = query.get(s.dataset.column); }
       s.addEventListener('change', apply);
     });
     var table = document.getElementById('results-table');
@@ -196,7 +211,7 @@ class HtmlReport:
         )
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
-        prefix.extend([self._metadata(), self._host_summary(), self._filters()])
+        prefix.extend([_STYLE, self._metadata(), self._host_summary(), self._filters()])
 
     def pytest_html_results_table_header(self, cells: list) -> None:
         for offset, name in enumerate(COLUMNS, start=1):

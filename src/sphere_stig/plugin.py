@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sphere_stig import __version__, catalog, gate, redact
+from sphere_stig.allure_labels import RULE_LINK, register_host_label_fix
 from sphere_stig.answers import AnswerBook, AnswersError, WaiverBook, load_answers, load_waivers
 from sphere_stig.inventory import Inventory, InventoryError, available, load
 from sphere_stig.official import OfficialBenchmark, OfficialTextError, load_official, revision_changes
@@ -58,6 +59,8 @@ class RunState:
     revision_notes: tuple[str, ...] = ()
     run_by: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
     decision: gate.Decision | None = None
+    exported: list[str] = field(default_factory=list)
+    rule_link: str = RULE_LINK
     results: list[Result] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
@@ -110,6 +113,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "sphere_inventory_dir", "folder that holds named inventories", default="inventories"
+    )
+    parser.addini(
+        "sphere_rule_link",
+        "URL of a rule's public page for Allure links, with {vuln_id}",
+        default=RULE_LINK,
     )
 
 
@@ -167,6 +175,9 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir.mkdir(parents=True, exist_ok=True)
         _route_reports(config, report_dir)
     state = RunState(inventory, report_dir, started, fail_on, answers, waivers, official)
+    state.rule_link = config.getini("sphere_rule_link")
+    if getattr(config.option, "allure_report_dir", None):
+        register_host_label_fix()
     if official is not None:
         state.revision_notes = tuple(
             c.describe() for c in revision_changes(official, catalog.load_rules())
@@ -401,6 +412,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
     state.meta = run_meta(config, state)
     write_json(state.results, state.report_dir / "results.json", state.meta)
+    state.exported = _export(state)
+
+
+def _export(state: RunState) -> list[str]:
+    """Checklists and HDF for every Sphere server, each validated as written.
+
+    Returns the problems the validator found (empty when every file is clean).
+    """
+    from sphere_stig.exporters.checklist import ChecklistAsset, write_checklists
+    from sphere_stig.exporters.hdf import write_hdf_reports
+    from sphere_stig.exporters.validate import validate_ckl, validate_cklb
+
+    stamp = state.report_dir.name
+    stig_hosts = {r.host for r in state.results if r.kind == "stig"}
+    assets = [ChecklistAsset.from_host(h) for h in state.inventory.hosts if h.name in stig_hosts]
+    stig_results = [r for r in state.results if r.kind == "stig"]
+    problems = []
+    checklists = state.report_dir / "checklists"
+    checklists.mkdir(exist_ok=True)
+    for path in write_checklists(checklists, assets, stig_results, state.official, stamp=stamp):
+        validate = validate_ckl if path.suffix == ".ckl" else validate_cklb
+        problems += [f"{path.name}: {p.level} {p.code} {p.message}" for p in validate(path.read_bytes())]
+    hdf = state.report_dir / "hdf"
+    hdf.mkdir(exist_ok=True)
+    write_hdf_reports(hdf, state.meta, stig_results, state.official, stamp=stamp)
+    if problems:
+        (state.report_dir / "checklist-validation.txt").write_text(
+            "\n".join(problems) + "\n", encoding="utf-8"
+        )
+    return problems
 
 
 @pytest.hookimpl(trylast=True)
@@ -418,6 +459,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     where = state.report_dir
     if where.is_relative_to(Path.cwd()):
         where = where.relative_to(Path.cwd())
+    if state.exported:
+        reporter.write_line(
+            f"sphere-stig: checklist validator found {len(state.exported)} problem(s), "
+            "see checklist-validation.txt"
+        )
     for note in state.revision_notes:
         reporter.write_line(f"sphere-stig: XCCDF differs from the catalog: {note}")
     if state.decision is not None:

@@ -18,13 +18,16 @@ from pathlib import Path
 from sphere_stig.checks import Facts, Inputs
 from sphere_stig.facts import (
     SPHERE_FILES,
+    AclEntry,
     CertificateInfo,
     Listener,
     RemoteFile,
+    StoreCertificate,
     TlsScan,
     TomcatService,
     WindowsFacts,
 )
+from sphere_stig.transports.http import HttpPage
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HOST = "sphere01"
@@ -32,6 +35,10 @@ ROOT = r"C:\Program Files\ISEC7 SPHERE"
 SERVER_XML_PATH = ntpath.join(ROOT, SPHERE_FILES["server_xml"])
 SERVER_XML_SOURCE = f"{HOST}: {SERVER_XML_PATH}"
 SCAN_SOURCE = f"{HOST}: live TLS scan of 127.0.0.2:443"
+PROCRUN_KEY = (
+    r"HKLM\SOFTWARE\WOW6432Node\Apache Software Foundation\Procrun 2.0"
+    r"\ISEC7SphereWeb\Parameters\Java"
+)
 PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 SUITES = {
     "SSLv3": ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",),
@@ -53,35 +60,62 @@ def windows_facts(
     listeners: tuple[Listener, ...] = (),
     warnings: tuple[str, ...] = (),
     java_options: tuple[str, ...] = (),
+    files: dict[str, bytes] | None = None,
+    webapps: tuple[str, ...] | None = None,
+    acl: tuple[AclEntry, ...] | None = None,
+    root_store: tuple[StoreCertificate, ...] = (),
+    service: TomcatService | None | str = "default",
 ) -> WindowsFacts:
-    files = {
+    """Facts as the collector returns them; ``files`` adds other Sphere files."""
+    remote = {
         key: RemoteFile(key, ntpath.join(ROOT, relative), exists=False)
         for key, relative in SPHERE_FILES.items()
     }
-    files["server_xml"] = RemoteFile(
+    remote["server_xml"] = RemoteFile(
         "server_xml", SERVER_XML_PATH, exists=server is not None, data=server
     )
+    extra = dict(files or {})
     if catalina_properties is not None:
-        path = ntpath.join(ROOT, SPHERE_FILES["catalina_properties"])
-        files["catalina_properties"] = RemoteFile(
-            "catalina_properties", path, exists=True, data=catalina_properties
-        )
+        extra["catalina_properties"] = catalina_properties
+    for key, data in extra.items():
+        path = ntpath.join(ROOT, SPHERE_FILES[key])
+        remote[key] = RemoteFile(key, path, exists=True, data=data)
+    if service == "default":
+        service = tomcat_service(java_options)
     return WindowsFacts(
         host=HOST,
         computer_name="SPHERE01",
         sphere_root=ROOT,
-        files=files,
+        files=remote,
+        webapps=webapps,
+        server_xml_acl=acl,
+        root_store=root_store,
         listeners=listeners,
-        tomcat_service=TomcatService(
-            name="ISEC7SphereWeb",
-            display_name="ISEC7 SPHERE Web",
-            path=ntpath.join(ROOT, r"Tomcat\bin\tomcat9.exe"),
-            state="Running",
-            registry_key="",
-            java_options=java_options,
-        ),
+        tomcat_service=service,
         warnings=warnings,
     )
+
+
+def tomcat_service(
+    java_options: tuple[str, ...] = (), registry_key: str = PROCRUN_KEY
+) -> TomcatService:
+    return TomcatService(
+        name="ISEC7SphereWeb",
+        display_name="ISEC7 SPHERE Web",
+        path=ntpath.join(ROOT, r"Tomcat\bin\tomcat9.exe"),
+        state="Running",
+        registry_key=registry_key,
+        java_options=java_options,
+    )
+
+
+def remote_source(key: str) -> str:
+    """The evidence source of a Sphere file: host and Windows path."""
+    return f"{HOST}: {ntpath.join(ROOT, SPHERE_FILES[key])}"
+
+
+def data_file(*parts: str) -> bytes:
+    return DATA.joinpath(*parts).read_bytes()
 
 
 def tls_scan(*accepted: str, chain=(), trusted=None, error=None) -> TlsScan:
@@ -125,8 +159,12 @@ def default_inputs() -> Inputs:
     return Inputs(sphere_root=ROOT, https_port=443)
 
 
-def facts(windows: WindowsFacts | None = None, tls: TlsScan | None = None) -> Facts:
-    return Facts(host=HOST, windows=windows, tls=tls)
+def facts(
+    windows: WindowsFacts | None = None,
+    tls: TlsScan | None = None,
+    http: HttpPage | None = None,
+) -> Facts:
+    return Facts(host=HOST, windows=windows, tls=tls, http=http)
 
 
 def by_item(verdict, fragment: str):

@@ -3,7 +3,18 @@
 Importing this package registers every check module in ``REGISTRY``.
 """
 
-from sphere_stig.checks import certificate, realm, shutdown, tls
+from sphere_stig.checks import (
+    certificate,
+    connector,
+    console,
+    realm,
+    settings,
+    shutdown,
+    tls,
+    users,
+    webapp,
+    windows,
+)
 from sphere_stig.checks.base import REGISTRY, Check, Facts, Inputs, register
 
 __all__ = [
@@ -12,8 +23,14 @@ __all__ = [
     "Facts",
     "Inputs",
     "certificate",
+    "connector",
+    "console",
     "realm",
     "register",
+    "settings",
     "shutdown",
     "tls",
+    "users",
+    "webapp",
+    "windows",
 ]

@@ -129,10 +129,11 @@ def _refuse_executor(connector: Connector, source: str) -> None:
 def _limit(
     setting: IntSetting, wanted: int, name: str, meaning: str, source: str, port: int
 ) -> Evidence:
-    amount = "no limit" if setting.value == -1 else str(setting.value)
+    # maxConnections="-1" switches connection counting off.
+    amount = f"no limit on {meaning}" if setting.value == -1 else None
     return Evidence(
         item=f"{setting.name} of the connector on port {port}",
-        observed=f"{setting.describe()}: {amount} {meaning}",
+        observed=f"{setting.describe()}: {amount or f'{setting.value} {meaning}'}",
         expected=f'{setting.name}="{wanted}" (the documented value, input {name})',
         source=source,
         ok=setting.value == wanted,

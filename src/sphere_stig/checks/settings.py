@@ -28,6 +28,7 @@ import ntpath
 
 from sphere_stig.checks.base import Facts, Inputs, register
 from sphere_stig.checks.common import (
+    and_list,
     conclude,
     https_connector_of,
     input_not_set,
@@ -111,7 +112,7 @@ def log_destination(facts: Facts, inputs: Inputs) -> Verdict:
                     "for the reviewer to confirm there"
                 ),
                 expected="recent Sphere log files in the central log repository",
-                source=source,
+                source=f"{facts.host}: central log repository (not examined)",
             ),
         ],
     )
@@ -127,10 +128,9 @@ def _below(value: str, destination: str) -> bool:
 
 
 def _normalised(path: str) -> str:
-    text = path.strip().replace("/", "\\")
-    # Keep the two leading backslashes of a UNC path, drop trailing ones.
-    stripped = text.rstrip("\\")
-    return ntpath.normcase(stripped)
+    # Windows ignores case and slash direction, and a trailing separator names
+    # the same folder.
+    return ntpath.normcase(path.strip()).rstrip("\\")
 
 
 # -- V-224769 ---------------------------------------------------------------
@@ -201,9 +201,12 @@ def _raw_line(properties: Properties, key: str, wanted: str, source: str) -> Evi
         )
     earlier = [e for e in properties.entries if e.key == key and e is not entry]
     if earlier:
-        lines = ", ".join(str(e.line_number) for e in earlier)
-        observed += f" (line {entry.line_number}; Java ignores the earlier "
-        observed += f"definition on line {lines})"
+        lines = and_list([str(e.line_number) for e in earlier])
+        plural = "s on lines" if len(earlier) > 1 else " on line"
+        observed += (
+            f" (line {entry.line_number}; Java ignores the earlier definition"
+            f"{plural} {lines})"
+        )
     return Evidence(item, observed, expected, source, ok=ok)
 
 

@@ -50,6 +50,11 @@ PBKDF2_ALGORITHMS = ("PBKDF2WithHmacSHA512", "PBKDF2WithHmacSHA256")
 DIGEST_ALGORITHMS = ("SHA-512", "SHA-256")
 DEFAULT_SECRET_KEY_ALGORITHM = "PBKDF2WithHmacSHA1"
 MANAGER_ROLES = ("manager-gui", "manager-script")
+_HANDLER_EXPECTED = (
+    "a CredentialHandler on the UserDatabaseRealm: SecretKeyCredentialHandler "
+    "with PBKDF2WithHmacSHA512 (or PBKDF2WithHmacSHA256), or "
+    "MessageDigestCredentialHandler with SHA-256 or SHA-512"
+)
 # Digest sizes (bits) that can only come from MD5 or SHA-1.
 _LEGACY_DIGEST_BITS = frozenset({128, 160})
 
@@ -112,6 +117,11 @@ def _handlers(config: ServerConfig, source: str) -> list[Evidence]:
         ("className", "resourceName"),
         source,
     )
+    refuse_unresolved(
+        (p for p in config.placeholders if "CredentialHandler" in p.element),
+        ("className", "algorithm"),
+        source,
+    )
     found = [
         (realm, outer)
         for realm, outer in _realms_with_outer(config)
@@ -131,13 +141,6 @@ def _handlers(config: ServerConfig, source: str) -> list[Evidence]:
             )
         ]
     return [_handler(realm, outer, source) for realm, outer in found]
-
-
-_HANDLER_EXPECTED = (
-    'a CredentialHandler on the UserDatabaseRealm: SecretKeyCredentialHandler '
-    "with PBKDF2WithHmacSHA512, or MessageDigestCredentialHandler with SHA-256 "
-    "or SHA-512"
-)
 
 
 def _realms_with_outer(config: ServerConfig) -> Iterator[tuple[Realm, list[Realm]]]:
@@ -201,8 +204,7 @@ def _judge_handler(handler: CredentialHandler) -> tuple[str, bool]:
     if name == MESSAGE_DIGEST_HANDLER:
         if algorithm is None:
             return (
-                f"{short} without an algorithm, so passwords are compared as "
-                "cleartext",
+                f"{short} without an algorithm, so passwords are compared as cleartext",
                 False,
             )
         ok = algorithm.casefold() in {a.casefold() for a in DIGEST_ALGORITHMS}

@@ -114,8 +114,9 @@ def session_timeout(facts: Facts, inputs: Inputs) -> Verdict:
         ),
     ]
     return conclude(
-        f"Console sessions expire after {effective} idle minutes",
-        "Console sessions do not expire within 15 idle minutes",
+        f"Console sessions expire after {_describe_minutes(effective)} without "
+        "activity",
+        f"Console sessions do not expire within {MAX_SESSION_MINUTES} idle minutes",
         evidence,
     )
 
@@ -239,7 +240,9 @@ def _no_guarantee(constraint: SecurityConstraint) -> bool:
 
 def _secure(web: WebXml, source: str) -> Evidence:
     item = 'security constraint "Secure"'
-    expected = f"a constraint named Secure on /* with transport-guarantee {CONFIDENTIAL}"
+    expected = (
+        f"a constraint named Secure on /* with transport-guarantee {CONFIDENTIAL}"
+    )
     candidates = [c for c in web.security_constraints if _named(c, "Secure")]
     if not candidates:
         return Evidence(item, "no constraint named Secure", expected, source, False)
@@ -361,10 +364,10 @@ def webapps_minimal(facts: Facts, inputs: Inputs) -> Verdict:
     windows = require_windows(facts)
     folder = ntpath.join(inputs.sphere_root, r"Tomcat\webapps")
     source = file_source(facts.host, folder)
-    failed = [w for w in windows.warnings if w.startswith("webapps:")]
-    if failed:
+    listing = [w for w in windows.warnings if w.startswith("webapps:")]
+    if listing:
         raise CheckError(
-            f"{source}: the folder could not be listed ({'; '.join(failed)}); give "
+            f"{source}: the folder could not be listed ({'; '.join(listing)}); give "
             "the audit account read access to it and run again"
         )
     if windows.webapps is None:
