@@ -70,6 +70,11 @@ def label(case, verdict: Verdict, link: str = RULE_LINK) -> None:
             allure.dynamic.label("cci", cci)
         allure.dynamic.title(f"{entry.vuln_id} on {case.host.name}: {entry.title}")
         allure.dynamic.link(link.format(vuln_id=entry.vuln_id), name=entry.vuln_id)
+    elif case.kind == "requirement":
+        allure.dynamic.epic("ISEC7 Sphere overview requirements")
+        allure.dynamic.feature(entry.section)
+        allure.dynamic.story(entry.id)
+        allure.dynamic.title(f"{entry.id} on {case.host.name}")
     else:
         allure.dynamic.epic("ISEC7 Sphere port and protocol tables")
         allure.dynamic.feature(entry.table)

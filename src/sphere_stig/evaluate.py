@@ -67,10 +67,27 @@ def evaluate_rule(rule: catalog.Rule, host: Host, cache: FactCache) -> Verdict:
                 for name in missing
             ),
         )
-    facts = Facts(
-        host=host.name,
-        windows=cache.windows(host) if "windows" in check.needs else None,
-        tls=cache.tls(host) if "tls" in check.needs else None,
-        http=cache.http(host) if "http" in check.needs else None,
-    )
+    facts = Facts(host=host.name, **{source: cache.get(source, host) for source in check.needs})
+    return check.fn(facts, inputs)
+
+
+def evaluate_requirement(req: catalog.Requirement, host: Host, cache: FactCache) -> Verdict:
+    """A requirement of the STIG overview (authentication, certificates, agents)."""
+    covered = f" (covered by {', '.join(req.covered_by)})" if req.covered_by else ""
+    statement = " ".join(req.statement.split())
+    if req.check == catalog.MANUAL:
+        notes = f" {' '.join(req.notes.split())}" if req.notes else ""
+        return not_reviewed(f"Manual requirement{covered}: {statement}{notes}")
+    check = REGISTRY.get(req.check)
+    if check is None:
+        return not_reviewed(f"{NOT_IMPLEMENTED} ({req.check}): {statement}")
+    inputs = inputs_for(host)
+    missing = [name for name in req.inputs if inputs.get(name) in (None, "", [], {})]
+    if missing:
+        when = f" It applies when: {' '.join(req.applies_when.split())}" if req.applies_when else ""
+        return not_reviewed(
+            f"organisation input not set: {', '.join(missing)}; add it under site.inputs "
+            f"(or the host's inputs) in the inventory.{when}"
+        )
+    facts = Facts(host=host.name, **{source: cache.get(source, host) for source in check.needs})
     return check.fn(facts, inputs)

@@ -1,8 +1,8 @@
 """The CI gate: which results fail the run, and a one-line reason.
 
 ``--fail-on`` names the classes of results that fail a run: open findings by
-CAT (``cat1``, ``cat2``, ``cat3``), open port-table rows (``ports``, which
-carry no CAT) and results that could not be evaluated (``error``). A finding
+CAT (``cat1``, ``cat2``, ``cat3``), open port-table rows and overview
+requirements (``ports``, ``requirements``: they carry no CAT) and results that could not be evaluated (``error``). A finding
 covered by a valid waiver does not fail the run; once the waiver expires it
 counts again. ``none`` fails on nothing (a report-only run).
 """
@@ -22,9 +22,10 @@ TOKENS = {
     "cat2": ("open CAT II finding", "open CAT II findings"),
     "cat3": ("open CAT III finding", "open CAT III findings"),
     "ports": ("open port row", "open port rows"),
+    "requirements": ("open requirement", "open requirements"),
     "error": ("error", "errors"),
 }
-DEFAULT = "cat1,cat2,error,ports"
+DEFAULT = "cat1,cat2,error,ports,requirements"
 _CAT_TOKEN = {"high": "cat1", "medium": "cat2", "low": "cat3"}
 
 
@@ -53,6 +54,8 @@ def token(result: Result) -> str | None:
         return None
     if result.kind == "port":
         return "ports"
+    if result.kind == "requirement":
+        return "requirements"
     return _CAT_TOKEN.get(result.severity)
 
 

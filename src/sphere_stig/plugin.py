@@ -42,6 +42,10 @@ class Case:
     def id(self) -> str:
         return self.entry.vuln_id if self.kind == "stig" else self.entry.id
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.entry.target_roles if self.kind == "port" else self.entry.roles
+
     def __repr__(self) -> str:
         # Shown by pytest and Allure as the parameter value.
         return f"{self.id}@{self.host.name}"
@@ -142,6 +146,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("cat3", "CAT III (low severity) STIG rules"),
         ("stig", "a STIG rule on a host"),
         ("ports", "a port and protocol table row on a host"),
+        ("requirements", "an authentication, certificate or remote-agent requirement"),
         ("manual", "a rule that needs a reviewer's answer"),
     ):
         config.addinivalue_line("markers", f"{name}: {text}")
@@ -222,14 +227,17 @@ def _cases(config: pytest.Config, kind: str) -> list[Case]:
     state = config.stash.get(STATE, None)
     if state is None:
         return []
-    entries = catalog.load_rules() if kind == "stig" else catalog.load_ports()
-    cases = []
-    for entry in entries:
-        roles = entry.roles if kind == "stig" else entry.target_roles
-        for host in state.inventory.hosts:
-            if host.has_role(*roles):
-                cases.append(Case(kind, entry, host))
-    return cases
+    entries = {
+        "stig": catalog.load_rules,
+        "port": catalog.load_ports,
+        "requirement": catalog.load_requirements,
+    }[kind]()
+    return [
+        Case(kind, entry, host)
+        for entry in entries
+        for host in state.inventory.hosts
+        if host.has_role(*Case(kind, entry, host).roles)
+    ]
 
 
 def _param(case: Case):
@@ -238,13 +246,19 @@ def _param(case: Case):
         marks += [pytest.mark.stig, getattr(pytest.mark, CAT_MARKERS[case.entry.severity])]
         if case.entry.manual:
             marks.append(pytest.mark.manual)
-    else:
+    elif case.kind == "port":
         marks.append(pytest.mark.ports)
+    else:
+        marks.append(pytest.mark.requirements)
     return pytest.param(case, id=f"{case.id}-{case.host.name}", marks=marks)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for fixture, kind in (("stig_case", "stig"), ("port_case", "port")):
+    for fixture, kind in (
+        ("stig_case", "stig"),
+        ("port_case", "port"),
+        ("requirement_case", "requirement"),
+    ):
         if fixture in metafunc.fixturenames:
             if STATE not in metafunc.config.stash:
                 raise pytest.UsageError(
@@ -281,7 +295,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if case is None:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec else {}
-        case = params.get("stig_case") or params.get("port_case")
+        case = (
+            params.get("stig_case") or params.get("port_case") or params.get("requirement_case")
+        )
     if case is None:
         return report
     result = _result_for(case, item, call, report)
@@ -327,9 +343,13 @@ def _make(case: Case, item, status, summary, evidence, report) -> Result:
             check=entry.check,
             ccis=tuple(entry.ccis),
         )
+    elif case.kind == "port":
+        meta = dict(
+            title=f"{entry.source} -> {entry.target} {entry.protocols} {entry.port_text}",
+            check=entry.check,
+        )
     else:
-        meta = dict(title=f"{entry.source} -> {entry.target} {entry.protocols} {entry.port_text}",
-                    check=entry.check)
+        meta = dict(title=" ".join(entry.statement.split()), check=entry.check)
     return Result(
         kind=case.kind,
         id=case.id,

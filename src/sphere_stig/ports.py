@@ -10,12 +10,31 @@ holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sphere_stig import catalog
 from sphere_stig.collectors.netprobe import probe_tcp
 from sphere_stig.inventory import Host
 from sphere_stig.outcome import Evidence, Verdict, judge, not_applicable, not_reviewed
 
-PROBED = {"tcp_port": False, "tls_port": True, "ldap_port": False, "smtp_port": False}
+PortCheck = Callable[[catalog.PortRow, Host], Verdict]
+
+# Port check name (ports.yml ``check``) -> the function that probes and
+# judges a row on a host. Protocol modules add theirs with @port_check.
+PORT_CHECKS: dict[str, PortCheck] = {}
+
+
+def port_check(name: str) -> Callable[[PortCheck], PortCheck]:
+    if name not in catalog.PORT_CHECKS:
+        raise ValueError(f"port check {name!r} is not a check name of ports.yml")
+
+    def wrap(fn: PortCheck) -> PortCheck:
+        if name in PORT_CHECKS:
+            raise ValueError(f"port check {name} registered twice")
+        PORT_CHECKS[name] = fn
+        return fn
+
+    return wrap
 
 
 def _condition_unmet(row: catalog.PortRow, host: Host) -> Verdict | None:
@@ -38,24 +57,28 @@ def evaluate_port(row: catalog.PortRow, host: Host) -> Verdict:
     unmet = _condition_unmet(row, host)
     if unmet is not None:
         return unmet
-    if row.check not in PROBED:
+    check = PORT_CHECKS.get(row.check)
+    if check is None:
         return not_reviewed(
-            f"{row.check} rows are not probed from the runner yet: confirm "
+            f"{row.check} rows are not probed from the runner: confirm "
             f"{row.source} -> {row.target} {row.protocols} {row.port_text} on the "
             "firewall of the source host"
         )
-    timeout = host.connections.tls.connect_timeout
-    tls_name = (host.connections.tls.server_name or host.fqdn) if PROBED[row.check] else None
-    probes = [probe_tcp(host.address, port, timeout, tls_name) for port in row.ports]
-    # "80 / 443" in the table offers alternatives: one of them answering meets
-    # the row, and the closed ones are recorded as context, not as failures.
+    return check(row, host)
+
+
+def judge_ports(row: catalog.PortRow, host: Host, probes, expectation: str) -> Verdict:
+    """Pass when the row's ports answer: all of them, or one for "80 / 443" rows.
+
+    In a row that offers alternatives, the ports that do not answer are
+    recorded as context, not as failures.
+    """
     any_open = any(p.open for p in probes)
     evidence = [
         Evidence(
             item=f"{row.protocols} {row.transport}/{p.port} on {host.name}",
             observed=f"{p.state}: {p.detail}",
-            expected=("one of " + row.port_text if row.match == "any" else "accepting connections")
-            + (" with TLS" if tls_name else ""),
+            expected=(f"one of {row.port_text}: " if row.match == "any" else "") + expectation,
             source=f"probe from the suite runner to {host.address}:{p.port}",
             ok=p.open if row.match == "all" or not any_open else (True if p.open else None),
         )
@@ -66,3 +89,22 @@ def evaluate_port(row: catalog.PortRow, host: Host) -> Verdict:
         f"{host.name} does not answer as {row.port_text} ({row.protocols}) requires",
         *evidence,
     )
+
+
+@port_check("tcp_port")
+def tcp_port(row: catalog.PortRow, host: Host) -> Verdict:
+    timeout = host.connections.tls.connect_timeout
+    probes = [probe_tcp(host.address, port, timeout) for port in row.ports]
+    return judge_ports(row, host, probes, "accepting TCP connections")
+
+
+@port_check("tls_port")
+def tls_port(row: catalog.PortRow, host: Host) -> Verdict:
+    timeout = host.connections.tls.connect_timeout
+    name = host.connections.tls.server_name or host.fqdn
+    probes = [probe_tcp(host.address, port, timeout, name) for port in row.ports]
+    return judge_ports(row, host, probes, "completing a TLS handshake")
+
+
+# Protocol-specific port checks register themselves on import.
+import sphere_stig.portchecks  # noqa: E402,F401

@@ -14,13 +14,14 @@ def result(status, severity="medium", kind="stig", waiver=None) -> Result:
                   severity=severity, waiver=waiver)
 
 
-def test_default_fails_on_open_cat1_cat2_ports_and_errors():
+def test_default_fails_on_open_cat1_cat2_ports_requirements_and_errors():
     fail_on = gate.parse(gate.DEFAULT)
-    assert fail_on == {"cat1", "cat2", "ports", "error"}
+    assert fail_on == {"cat1", "cat2", "ports", "requirements", "error"}
     for r in (
         result(Status.FAIL, "high"),
         result(Status.FAIL, "medium"),
         result(Status.FAIL, kind="port", severity=""),
+        result(Status.FAIL, kind="requirement", severity=""),
         result(Status.ERROR),
     ):
         assert gate.decide([r], fail_on).failed, r
@@ -35,7 +36,8 @@ def test_cat3_findings_and_non_findings_pass_the_default_gate():
     )
     assert not decision.failed
     assert decision.line(fail_on) == (
-        "gate passed (fail-on cat1,cat2,error,ports): not gated: 1 open CAT III finding"
+        "gate passed (fail-on cat1,cat2,error,ports,requirements): "
+        "not gated: 1 open CAT III finding"
     )
 
 

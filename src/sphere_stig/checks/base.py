@@ -15,7 +15,7 @@ from sphere_stig.facts import TlsScan, WindowsFacts
 from sphere_stig.outcome import Verdict
 from sphere_stig.transports.http import HttpPage
 
-FACT_SOURCES = frozenset({"windows", "tls", "http"})
+FACT_SOURCES = frozenset({"windows", "tls", "http", "directory", "wmi"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Facts:
     tls: TlsScan | None = None
     # The console's logon page (``console_login_path`` input).
     http: HttpPage | None = None
+    # Active Directory facts read over LDAP (collectors.directory).
+    directory: Any = None
+    # WMI group and namespace security of a monitored Windows host.
+    wmi: Any = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sphere_stig.facts import TlsScan, WindowsFacts
 from sphere_stig.inventory import Host
@@ -81,6 +81,24 @@ class WinRMPool:
                 log.warning("closing WinRM session failed: %s", exc)
 
 
+Gatherer = Callable[["FactCache", Host], Any]
+
+# Fact sources beyond WinRM, TLS and HTTP (the directory over LDAP, WMI
+# security of monitored hosts, ...) register their gatherer here; a check
+# names the source in its ``needs``.
+GATHERERS: dict[str, Gatherer] = {}
+
+
+def fact_source(name: str) -> Callable[[Gatherer], Gatherer]:
+    def wrap(fn: Gatherer) -> Gatherer:
+        if name in GATHERERS or name in ("windows", "tls", "http"):
+            raise ValueError(f"fact source {name} registered twice")
+        GATHERERS[name] = fn
+        return fn
+
+    return wrap
+
+
 class FactCache:
     """The facts of every host, keyed by source, gathered lazily."""
 
@@ -89,13 +107,29 @@ class FactCache:
         winrm: WinRMPool,
         scan_tls: Callable[..., TlsScan] | None = None,
         collect_windows: Callable[..., WindowsFacts] | None = None,
+        **pools: Any,
     ) -> None:
         self.winrm = winrm
+        # Session pools of the other transports (ldap, sql, snmp), by name.
+        self.pools = pools
         self._scan_tls = scan_tls
         self._collect_windows = collect_windows
         self._windows = _Memo(self._gather_windows)
         self._tls = _Memo(self._gather_tls)
         self._http = _Memo(self._gather_http)
+        self._extra: dict[str, _Memo] = {}
+        self._guard = threading.Lock()
+
+    def get(self, source: str, host: Host) -> Any:
+        """The facts of ``source`` for ``host``, gathered on first use."""
+        if source in ("windows", "tls", "http"):
+            return getattr(self, source)(host)
+        with self._guard:
+            memo = self._extra.get(source)
+            if memo is None:
+                gather = GATHERERS[source]
+                memo = self._extra[source] = _Memo(lambda h: gather(self, h))
+        return memo.get(host)
 
     def windows(self, host: Host) -> WindowsFacts:
         return self._windows.get(host)

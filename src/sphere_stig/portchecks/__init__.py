@@ -1,0 +1,5 @@
+"""Protocol-level port checks (LDAP, DNS, SMTP, SNMP, SQL), one module each.
+
+Each module registers its checks with :func:`sphere_stig.ports.port_check`;
+importing this package registers them all.
+"""
