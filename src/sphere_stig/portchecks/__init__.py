@@ -3,3 +3,5 @@
 Each module registers its checks with :func:`sphere_stig.ports.port_check`;
 importing this package registers them all.
 """
+
+from sphere_stig.portchecks import udp  # noqa: F401
