@@ -107,3 +107,22 @@ def test_user_tests_without_inventory_say_how_to_run_them(project):
     result = run(project)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "run pytest --inventory NAME" in result.stderr.str()
+
+
+def test_xdist_keeps_each_host_on_one_worker_and_loses_no_result(project):
+    # When the run is spread over two workers
+    result = run(project, "--inventory", "t", "-m", "stig", "-n", "2", "--dist", "loadgroup", "-v")
+
+    # Then every test of a host ran on the same worker (one session per host)
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        if line.startswith("[gw") and "test_stig[" in line:
+            worker = line.split("]")[0].lstrip("[")
+            host = line.rsplit("-", 1)[1].split("]")[0]
+            workers.setdefault(host, set()).add(worker)
+    assert set(workers) == {"good01", "bad01", "down01"}
+    assert all(len(w) == 1 for w in workers.values()), workers
+    # And the controller gathered every worker's results
+    got = results(project)
+    assert len(got) == 34 * 3
+    assert got[("V-224782", "bad01")]["ckl_status"] == "Open"
