@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import ipaddress
 import os
 import secrets
 import shutil
@@ -37,8 +36,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ldap3
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from ldap3.core.exceptions import LDAPException, LDAPNoSuchObjectResult
+from ldap3.protocol.formatters.formatters import format_sid
+from ldap3.protocol.microsoft import security_descriptor_control
+from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
 
 from lab.catalina import running_pid
 from lab.hosts import DOMAIN, RUN_DIR, LabHost
@@ -209,10 +214,9 @@ def _load_intermediate(pki_dir: Path) -> Identity:
 def _leaf_is_current(layout: Layout, intermediate: x509.Certificate) -> bool:
     try:
         leaf = x509.load_pem_x509_certificates(layout.tls_cert.read_bytes())[0]
+        # Fails when lab.pki has rebuilt the CA since the leaf was issued.
         leaf.verify_directly_issued_by(intermediate)
-    except (OSError, ValueError, TypeError, IndexError):
-        return False
-    except Exception:  # InvalidSignature: the lab CA was rebuilt since
+    except (OSError, ValueError, TypeError, InvalidSignature):
         return False
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(days=MIN_DAYS_LEFT)
     return leaf.not_valid_after_utc > deadline and layout.tls_key.is_file()
@@ -228,7 +232,9 @@ def ensure_certificate(layout: Layout) -> bool:
     intermediate = _load_intermediate(pki_dir)
     if _leaf_is_current(layout, intermediate.cert):
         return False
-    leaf = make_server_leaf(DC, intermediate, dt.datetime.now(dt.UTC), f"{DC.name}-ldap")
+    leaf = make_server_leaf(
+        DC, intermediate, dt.datetime.now(dt.UTC), f"{DC.name}-ldap"
+    )
     key = leaf.key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -238,7 +244,8 @@ def ensure_certificate(layout: Layout) -> bool:
     _write_private(layout.tls_key, key)
     # Leaf then intermediate, so that clients get the whole chain.
     chain = b"".join(
-        c.public_bytes(serialization.Encoding.PEM) for c in (leaf.cert, intermediate.cert)
+        c.public_bytes(serialization.Encoding.PEM)
+        for c in (leaf.cert, intermediate.cert)
     )
     layout.tls_cert.write_bytes(chain)
     say(f"issued {layout.tls_cert.name} for {DC.fqdn} / {DC.address}")
@@ -295,11 +302,11 @@ def provision(layout: Layout, admin_password: str) -> None:
         f"--host-name={DC.name}",
         *_options(layout),
     ]  # fmt: skip
-    # The password travels in the environment, not on a command line that
-    # every process on the machine can read.
-    env = {**os.environ, "PASSWD": admin_password}
+    # samba-tool takes the administrator password only as an argument. The
+    # lab accepts that it shows in the process list for these few seconds;
+    # everything later reaches the DC over LDAPS or through its own database.
     command.append("--adminpass=" + admin_password)
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True)
     (layout.run_dir / "logs" / "samba-provision.log").write_text(
         result.stdout.replace(admin_password, "***") + result.stderr
     )
@@ -441,9 +448,8 @@ def stop(layout: Layout) -> None:
 # -- directory objects ------------------------------------------------------
 
 
-def _admin_session(layout: Layout, password: str):
-    import ldap3
-
+def _session(layout: Layout, user: str, password: str):
+    """A simple bind over LDAPS (Samba refuses ldap3's NTLM bind)."""
     tls = ldap3.Tls(
         validate=ssl.CERT_REQUIRED,
         ca_certs_file=str(layout.ca_pem),
@@ -451,13 +457,11 @@ def _admin_session(layout: Layout, password: str):
     )
     server = ldap3.Server(DC.address, 636, use_ssl=True, tls=tls, connect_timeout=5)
     return ldap3.Connection(
-        server, f"Administrator@{DOMAIN}", password, auto_bind=True, raise_exceptions=True
+        server, user, password, auto_bind=True, raise_exceptions=True
     )
 
 
 def _exists(conn, dn: str) -> bool:
-    from ldap3.core.exceptions import LDAPNoSuchObjectResult
-
     try:
         return conn.search(dn, "(objectClass=*)", "BASE", attributes=["objectClass"])
     except LDAPNoSuchObjectResult:
@@ -475,32 +479,20 @@ def _unicode_password(password: str) -> bytes:
 
 
 def _can_bind(layout: Layout, name: str, password: str) -> bool:
-    from ldap3.core.exceptions import LDAPException
-
     try:
-        _admin_session_as(layout, f"{name}@{DOMAIN}", password).unbind()
+        _session(layout, f"{name}@{DOMAIN}", password).unbind()
         return True
     except LDAPException:
         return False
 
 
-def _admin_session_as(layout: Layout, user: str, password: str):
-    import ldap3
-
-    tls = ldap3.Tls(
-        validate=ssl.CERT_REQUIRED,
-        ca_certs_file=str(layout.ca_pem),
-        valid_names=[DC.fqdn],
-    )
-    server = ldap3.Server(DC.address, 636, use_ssl=True, tls=tls, connect_timeout=5)
-    return ldap3.Connection(server, user, password, auto_bind=True, raise_exceptions=True)
-
-
-def _ensure_user(conn, layout: Layout, name: str, container: str, password: str) -> str:
-    import ldap3
-
+def _ensure_user(
+    conn, layout: Layout, name: str, container: str, password: str | None
+) -> str:
+    """The user's DN; a given password is also made to work for a bind."""
     dn = f"CN={name},{container}"
     if not _exists(conn, dn):
+        password = password or secrets.token_urlsafe(24) + "-Lb7"
         conn.add(
             dn,
             ["top", "person", "organizationalPerson", "user"],
@@ -512,7 +504,7 @@ def _ensure_user(conn, layout: Layout, name: str, container: str, password: str)
             },
         )
         say(f"created {dn}")
-    elif not _can_bind(layout, name, password):
+    elif password is not None and not _can_bind(layout, name, password):
         # The secret was recreated since the account was made: an
         # administrator's reset (replace) is not held to password history.
         conn.modify(
@@ -536,8 +528,6 @@ def _ensure_group(conn, name: str, container: str) -> str:
 
 
 def _ensure_member(conn, group_dn: str, member_dn: str) -> None:
-    import ldap3
-
     conn.search(group_dn, "(objectClass=group)", "BASE", attributes=["member"])
     members = {str(m).lower() for m in conn.entries[0].member.values}
     if member_dn.lower() not in members:
@@ -546,16 +536,11 @@ def _ensure_member(conn, group_dn: str, member_dn: str) -> None:
 
 
 def _sid(conn, dn: str) -> str:
-    from ldap3.protocol.formatters.formatters import format_sid
-
     conn.search(dn, "(objectClass=*)", "BASE", attributes=["objectSid"])
     return format_sid(conn.response[0]["raw_attributes"]["objectSid"][0])
 
 
 def _has_grant(conn, ou: str, sid: str, flags: int) -> bool:
-    from ldap3.protocol.microsoft import security_descriptor_control
-    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
-
     conn.search(
         ou,
         "(objectClass=*)",
@@ -577,14 +562,18 @@ def _ensure_grant(conn, layout: Layout, ou: str, sid: str, flags: int) -> None:
         return
     ace_flags = "CI" if flags & CONTAINER_INHERIT else ""
     _samba_tool(
-        layout, "dsacl", "set", f"--objectdn={ou}", f"--sddl=(A;{ace_flags};RPLCLORC;;;{sid})"
+        layout,
+        "dsacl",
+        "set",
+        f"--objectdn={ou}",
+        f"--sddl=(A;{ace_flags};RPLCLORC;;;{sid})",
     )
     say(f"granted {AGENT_GROUP} Read on {ou} (flags {ace_flags or 'none'})")
 
 
 def populate(layout: Layout, admin_password: str) -> None:
     started = time.monotonic()
-    conn = _admin_session(layout, admin_password)
+    conn = _session(layout, f"Administrator@{DOMAIN}", admin_password)
     try:
         for ou in OUS:
             _ensure_ou(conn, ou)
@@ -594,8 +583,7 @@ def populate(layout: Layout, admin_password: str) -> None:
         }
         dns = {}
         for name, container in USERS.items():
-            password = passwords.get(name) or secrets.token_urlsafe(24) + "-Lb7"
-            dns[name] = _ensure_user(conn, layout, name, container, password)
+            dns[name] = _ensure_user(conn, layout, name, container, passwords.get(name))
         group = _ensure_group(conn, AGENT_GROUP, GROUP_OU)
         _ensure_member(conn, group, dns[AGENT_ACCOUNT])
         sid = _sid(conn, group)
