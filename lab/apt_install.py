@@ -57,7 +57,13 @@ def ensure(packages: Sequence[str], debconf: Sequence[str] = ()) -> list[str]:
     # when the first attempt fails.
     if subprocess.run(command, env=env, check=False).returncode != 0:
         subprocess.run(
-            ["apt-get", "update", "-q", "-o", f"DPkg::Lock::Timeout={LOCK_WAIT_SECONDS}"],
+            [
+                "apt-get",
+                "update",
+                "-q",
+                "-o",
+                f"DPkg::Lock::Timeout={LOCK_WAIT_SECONDS}",
+            ],
             env=env,
             check=True,
         )

@@ -49,6 +49,7 @@ from lab.catalina import running_pid
 from lab.hosts import DOMAIN, RUN_DIR, LabHost
 from lab.pki import MIN_DAYS_LEFT, Identity, make_server_leaf
 
+REPO = Path(__file__).resolve().parents[1]
 DC = LabHost("dc1", "127.0.0.3")
 REALM = DOMAIN.upper()
 NETBIOS_DOMAIN = "LAB"
@@ -355,9 +356,14 @@ def ldaps_answers(timeout: float = 1.0) -> bool:
 
 
 def start(layout: Layout) -> int:
+    """Start the DC under lab.supervise and wait for LDAPS; returns the pid."""
+    if ldaps_answers():
+        raise RuntimeError(
+            f"something this lab did not record already listens on {DC.address}:636"
+        )
     layout.pid_file.parent.mkdir(parents=True, exist_ok=True)
     layout.console_log.parent.mkdir(parents=True, exist_ok=True)
-    command = [
+    samba = [
         shutil.which("samba") or "/usr/sbin/samba",
         "-F",
         "--debug-stdout",
@@ -367,9 +373,13 @@ def start(layout: Layout) -> int:
         "single",
         f"--configfile={layout.smb_conf}",
     ]
+    # Samba renames its main process ("samba: root process"); the
+    # supervisor keeps lab/.run/ on a command line for lab/down to see.
+    command = [sys.executable, "-m", "lab.supervise", "--run-dir", str(layout.run_dir)]
     with layout.console_log.open("ab") as log:
         process = subprocess.Popen(
-            command,
+            [*command, "--", *samba],
+            cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

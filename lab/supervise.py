@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
-        return child.wait()
+        status = child.wait()
+        # A daemon ended by a signal reports it the way a shell would.
+        return 128 - status if status < 0 else status
     finally:
         # Reached on our own exceptions too: never leave the daemon behind.
         if child.poll() is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin.conftest import results, run
+from tests.plugin.conftest import REPO, results, run
 
 def test_ids_name_rule_and_host(project):
     result = run(project, "--inventory", "t", "--collect-only", "-q", "-m", "stig")
@@ -126,3 +126,60 @@ def test_xdist_keeps_each_host_on_one_worker_and_loses_no_result(project):
     got = results(project)
     assert len(got) == 34 * 3
     assert got[("V-224782", "bad01")]["ckl_status"] == "Open"
+
+
+XCCDF = REPO.parent / "shared" / "stig" / "U_ISEC7_Sphere_STIG_V3R1_Manual-xccdf.xml"
+
+
+@pytest.mark.skipif(not XCCDF.exists(), reason="the DISA XCCDF is not beside the repository")
+def test_official_text_reaches_results_and_revision_changes_are_named(project, tmp_path):
+    # Given the official benchmark with one rule revision changed
+    changed = tmp_path / "changed-xccdf.xml"
+    changed.write_bytes(
+        XCCDF.read_bytes().replace(b"SV-224782r1013858_rule", b"SV-224782r1099999_rule")
+    )
+
+    result = run(project, "--inventory", "t", "-k", "V-224782", f"--stig-xccdf={changed}")
+
+    got = results(project)
+    # The official title replaces the suite's own wording
+    assert got[("V-224782", "good01")]["title"] == "LockOutRealm must not be removed from Apache Tomcat."
+    # And the terminal says which rule changed revision against the catalog
+    assert any(
+        "XCCDF differs from the catalog" in ln and "V-224782" in ln for ln in result.outlines
+    )
+
+
+def test_bad_answers_file_is_a_usage_error_naming_it(project, tmp_path):
+    answers = tmp_path / "answers.yml"
+    answers.write_text(
+        "answers:\n  - rule: V-224782\n    status: NotAFinding\n    explanation: x\n"
+        "    reviewer: r\n    date: 2026-01-01\n    expires: 2027-01-01\n    evidence: e\n"
+    )
+    result = run(project, "--inventory", "t", f"--answers={answers}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert str(answers) in err and "V-224782" in err
+
+
+def test_answers_file_decides_manual_rules(project, tmp_path):
+    answers = tmp_path / "answers.yml"
+    answers.write_text(
+        "answers:\n  - rule: V-224767\n    hosts: [good01]\n    status: NotAFinding\n"
+        "    explanation: Admin login is disabled\n    reviewer: A. Reviewer\n"
+        "    date: 2026-01-01\n    expires: 2099-01-01\n    evidence: CHG-1\n"
+    )
+    run(project, "--inventory", "t", "-k", "V-224767", f"--answers={answers}")
+    got = results(project)
+    assert got[("V-224767", "good01")]["ckl_status"] == "NotAFinding"
+    assert got[("V-224767", "good01")]["answer"]["reviewer"] == "A. Reviewer"
+    assert got[("V-224767", "bad01")]["ckl_status"] == "Not_Reviewed"
+
+
+def test_fail_on_sets_the_exit_status(project):
+    strict = run(project, "--inventory", "t", "-k", "V-224782 and not down01")
+    lenient = run(project, "--inventory", "t", "-k", "V-224782 and not down01", "--fail-on", "cat1")
+    assert strict.ret == 1 and lenient.ret == 0
+    assert lenient.outlines[-2] == (
+        "sphere-stig: gate passed (fail-on cat1): not gated: 1 open CAT II finding"
+    )

@@ -50,8 +50,9 @@ class PsRunner(Protocol):
 
 
 @cache
-def _script_text() -> str:
-    path = resources.files("sphere_stig.collectors").joinpath("scripts", SCRIPT)
+def script_text(name: str = SCRIPT) -> str:
+    """A collector script of ``collectors/scripts`` as stored."""
+    path = resources.files("sphere_stig.collectors").joinpath("scripts", name)
     return path.read_text(encoding="utf-8-sig")
 
 
@@ -71,12 +72,23 @@ def build_script(sphere_root: str, shutdown_port: int) -> str:
     """
     if isinstance(shutdown_port, bool) or not isinstance(shutdown_port, int):
         raise TypeError(f"shutdown_port must be an int, not {shutdown_port!r}")
-    lines = [
+    return compose_script(
         HEADER,
-        f"$SphereRoot = {ps_single_quoted(sphere_root)}",
-        f"$ShutdownPort = {shutdown_port}",
-    ]
-    for line in _script_text().splitlines():
+        [
+            f"$SphereRoot = {ps_single_quoted(sphere_root)}",
+            f"$ShutdownPort = {shutdown_port}",
+        ],
+        SCRIPT,
+    )
+
+
+def compose_script(header: str, assignments: list[str], name: str) -> str:
+    """Header, parameter assignments, then the body of script ``name``.
+
+    The body loses its comment lines, blank lines and indentation.
+    """
+    lines = [header, *assignments]
+    for line in script_text(name).splitlines():
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             lines.append(stripped)
@@ -88,7 +100,7 @@ def collect_windows_facts(
 ) -> WindowsFacts:
     """Run host_facts.ps1 once on the host and return its typed facts."""
     result = session.run_ps(build_script(sphere_root, shutdown_port))
-    document = _document(result, host_name)
+    document = read_document(result, host_name)
     try:
         facts = _facts(document, host_name)
     except _Malformed as exc:
@@ -110,22 +122,23 @@ class _Malformed(Exception):
     pass
 
 
-def _document(result: PsResult, host: str) -> dict[str, Any]:
+def read_document(result: PsResult, host: str, source: str = SOURCE) -> dict[str, Any]:
+    """The JSON object a collector script printed, or a CollectionError."""
     # The document is the first line that opens an object; a byte order
     # mark or lines a profile printed may come before it.
     match = re.search(r"^[\s\ufeff]*\{", result.stdout, re.MULTILINE)
     if match is None:
         if result.status == 0 and not result.stderr_text:
-            raise CollectionError(host, SOURCE, "the script printed no JSON document")
+            raise CollectionError(host, source, "the script printed no JSON document")
         detail = result.stderr_text or "no output"
         raise CollectionError(
-            host, SOURCE, f"the script failed (exit status {result.status}): {detail}"
+            host, source, f"the script failed (exit status {result.status}): {detail}"
         )
     try:
         document, _ = json.JSONDecoder().raw_decode(result.stdout, match.end() - 1)
     except json.JSONDecodeError as exc:
         raise CollectionError(
-            host, SOURCE, f"malformed output: stdout is not valid JSON ({exc})"
+            host, source, f"malformed output: stdout is not valid JSON ({exc})"
         ) from None
     return document
 

@@ -63,10 +63,14 @@ foreach ($label in $groupSids.Keys) {
 
 # A namespace's security is read from its __SystemSecurity object and turned
 # into SDDL by Win32_SecurityDescriptorHelper, as wmimgmt.msc shows it.
-$helper = New-Object System.Management.ManagementClass('root\cimv2:Win32_SecurityDescriptorHelper')
+$helper = $null
+try {
+    $helper = New-Object System.Management.ManagementClass('root\cimv2:Win32_SecurityDescriptorHelper')
+} catch { Add-Warning 'Win32_SecurityDescriptorHelper' $_ }
 function Get-NamespaceSddl([string]$Namespace) {
     $result = [ordered]@{ path = $Namespace; sddl = $null; error = $null }
     try {
+        if ($null -eq $helper) { throw 'Win32_SecurityDescriptorHelper is not available' }
         $read = Invoke-WmiMethod -Namespace $Namespace -Path '__SystemSecurity=@' -Name GetSecurityDescriptor
         if ($read.ReturnValue -ne 0) { throw ('GetSecurityDescriptor returned {0}' -f $read.ReturnValue) }
         $converted = $helper.Win32SDToSDDL($read.Descriptor)
