@@ -188,3 +188,36 @@ def test_fail_on_sets_the_exit_status(project):
     assert lenient.outlines[-2] == (
         "sphere-stig: gate passed (fail-on cat1): not gated: 1 open CAT II finding"
     )
+
+
+def test_interrupted_run_keeps_the_results_it_has(project):
+    # Given a check that is interrupted (Ctrl-C) when it reaches bad01
+    project.makeconftest(
+        (project.path / "conftest.py").read_text()
+        + '''
+
+def interrupting(facts, inputs):
+    if facts.host == "bad01":
+        raise KeyboardInterrupt
+    return fake_check(facts, inputs)
+
+
+checks.REGISTRY["lockout_failure_count"] = Check("lockout_failure_count", ("windows",), interrupting)
+'''
+    )
+
+    result = run(project, "--inventory", "t", "-m", "stig", "-p", "no:randomly")
+
+    # Then pytest reports the interruption, and what ran before it is on disk
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    got = results(project)
+    assert got[("V-224782", "good01")]["ckl_status"] == "NotAFinding"
+    assert ("V-224783", "bad01") not in got
+    (run_dir,) = (project.path / "out" / "t").iterdir()
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len(got)
+    # And the checklists still list all 34 rules, the unrun ones not reviewed
+    (ckl,) = (run_dir / "checklists").glob("bad01_*.ckl")
+    text = ckl.read_text()
+    assert text.count("<VULN>") == 34
+    assert "not run in this session" in text
