@@ -3,4 +3,9 @@
 ``pytester`` serves the project's own plugin tests; it adds fixtures only.
 """
 
-pytest_plugins = ["sphere_stig.plugin", "fixtures.sessions", "fixtures.verdicts", "pytester"]
+pytest_plugins = [
+    "sphere_stig.plugin",
+    "fixtures.sessions",
+    "fixtures.verdicts",
+    "pytester",
+]

@@ -88,7 +88,10 @@ def recorded_pid(pid_file: Path, *markers: str) -> int | None:
 
 
 def start_detached(
-    command: Sequence[str], log: Path, env: dict[str, str] | None = None
+    command: Sequence[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -98,6 +101,7 @@ def start_detached(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
         )
 

@@ -25,7 +25,9 @@ def newest_run() -> Path:
         key=lambda p: p.name,
     )
     if not runs:
-        sys.exit("no run with allure-results under reports/: run pytest --inventory NAME first")
+        sys.exit(
+            "no run with allure-results under reports/: run pytest --inventory NAME first"
+        )
     return runs[-1]
 
 
@@ -36,10 +38,20 @@ def main(argv: list[str]) -> int:
         sys.exit(f"{results} does not exist: is {run} a run folder?")
     allure = os.environ.get("ALLURE") or shutil.which("allure")
     if not allure:
-        sys.exit("the Allure command line is not installed: use tox -e allure, or set $ALLURE")
+        sys.exit(
+            "the Allure command line is not installed: use tox -e allure, or set $ALLURE"
+        )
     output = run / "allure-report"
     subprocess.run(
-        [allure, "generate", "--single-file", "--clean", str(results), "-o", str(output)],
+        [
+            allure,
+            "generate",
+            "--single-file",
+            "--clean",
+            str(results),
+            "-o",
+            str(output),
+        ],
         check=True,
     )
     print(f"Allure report: {output / 'index.html'}")

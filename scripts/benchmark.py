@@ -52,13 +52,28 @@ def one_run(inventory: str, extra: list[str]) -> tuple[float, int, dict[str, Cou
     with tempfile.TemporaryDirectory() as reports:
         started = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", f"--inventory={inventory}", "-q",
-             "-p", "no:cacheprovider", f"--reports-dir={reports}", "--fail-on=none", *extra],
-            cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                f"--inventory={inventory}",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--reports-dir={reports}",
+                "--fail-on=none",
+                *extra,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
         )
         elapsed = time.perf_counter() - started
     if proc.returncode not in (0, 1):
-        sys.exit(f"pytest failed with {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        sys.exit(
+            f"pytest failed with {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
     # ru_maxrss of children is the largest child so far (KiB on Linux).
     peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
     return elapsed, peak, winrm_requests_since(sizes)
@@ -70,8 +85,13 @@ def main() -> int:
     parser.add_argument("--inventory", default="lab")
     args = parser.parse_args()
 
-    configurations = {"one process": [], "xdist -n 2 --dist loadgroup": ["-n", "2", "--dist", "loadgroup"]}
-    print("| configuration | median wall time | peak RSS of a pytest process | WinRM requests per host and run | WinRM commands per host and run |")
+    configurations = {
+        "one process": [],
+        "xdist -n 2 --dist loadgroup": ["-n", "2", "--dist", "loadgroup"],
+    }
+    print(
+        "| configuration | median wall time | peak RSS of a pytest process | WinRM requests per host and run | WinRM commands per host and run |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for label, extra in configurations.items():
         times, peaks, requests = [], [], []
@@ -82,7 +102,9 @@ def main() -> int:
             requests.append(counts)
         last = requests[-1]
         per_host = ", ".join(f"{h}: {sum(c.values())}" for h, c in sorted(last.items()))
-        commands = ", ".join(f"{h}: {c.get('Command', 0)}" for h, c in sorted(last.items()))
+        commands = ", ".join(
+            f"{h}: {c.get('Command', 0)}" for h, c in sorted(last.items())
+        )
         print(
             f"| {label} | {statistics.median(times):.1f} s (runs: "
             f"{', '.join(f'{t:.1f}' for t in times)}) | {max(peaks) / 1024:.0f} MiB | {per_host} | {commands} |"

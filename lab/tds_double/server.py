@@ -85,7 +85,11 @@ class DoubleConfig:
     @property
     def full_name(self) -> str:
         """How SQL Server names itself in messages: SERVER\\INSTANCE."""
-        return f"{self.server_name}\\{self.instance}" if self.instance else self.server_name
+        return (
+            f"{self.server_name}\\{self.instance}"
+            if self.instance
+            else self.server_name
+        )
 
 
 class Transport(Protocol):
@@ -97,7 +101,10 @@ class _TlsOverSocket:
     """TLS records over the raw socket, after a handshake done in memory."""
 
     def __init__(
-        self, sock: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO,
+        self,
+        sock: socket.socket,
+        tls: ssl.SSLObject,
+        incoming: ssl.MemoryBIO,
         outgoing: ssl.MemoryBIO,
     ) -> None:
         self.sock, self.tls = sock, tls
@@ -138,6 +145,8 @@ class _Connection:
         self.tds_version = wire.TDS74
         self.transaction = b""
         self.buffer = b""
+        self.login_only = False
+        self.database = "master"
 
     # -- framing -----------------------------------------------------------
 
@@ -159,7 +168,9 @@ class _Connection:
             if first is None:
                 first = kind
             elif kind != first:
-                raise ProtocolError(f"packet type {kind:#x} inside a {first:#x} message")
+                raise ProtocolError(
+                    f"packet type {kind:#x} inside a {first:#x} message"
+                )
             payload += self._read(length)
             if len(payload) > limit:
                 raise ProtocolError("message too long")
@@ -220,7 +231,10 @@ class _Connection:
         self.send(PacketType.REPLY, self._prelogin_answer(options, answer))
         log.info(
             "%s PRELOGIN: client ENCRYPT_%s -> ENCRYPT_%s (mode %s)",
-            self.peer, client.name, answer.name, config.mode,
+            self.peer,
+            client.name,
+            answer.name,
+            config.mode,
         )
         if answer == Encrypt.REQ and client == Encrypt.NOT_SUP:
             # The client cannot encrypt and the server insists: SQL Server
@@ -250,7 +264,11 @@ class _Connection:
         name = asked_instance.decode("ascii", errors="replace")
         # The client names the instance it wants; the empty name and the
         # default instance's name are accepted by every instance.
-        matches = name.casefold() in ("", "mssqlserver", self.config.instance.casefold())
+        matches = name.casefold() in (
+            "",
+            "mssqlserver",
+            self.config.instance.casefold(),
+        )
         answer_options = [
             (Option.VERSION, wire.version_bytes(PRODUCT_VERSION)),
             (Option.ENCRYPTION, bytes([answer])),
@@ -293,7 +311,9 @@ class _Connection:
             incoming.write(payload)
         log.info(
             "%s TLS inside TDS: %s %s%s",
-            self.peer, tls.version(), tls.cipher()[0],
+            self.peer,
+            tls.version(),
+            tls.cipher()[0],
             " (login only)" if login_only else "",
         )
         self.transport = _TlsOverSocket(self.sock, tls, incoming, outgoing)
@@ -310,7 +330,10 @@ class _Connection:
         alpn = tls_sock.selected_alpn_protocol()
         log.info(
             "%s TDS 8 TLS: %s %s, ALPN %s",
-            self.peer, tls_sock.version(), tls_sock.cipher()[0], alpn or "none",
+            self.peer,
+            tls_sock.version(),
+            tls_sock.cipher()[0],
+            alpn or "none",
         )
         kind, payload = self.read_message(limit=65536)
         if kind != PacketType.PRELOGIN:
@@ -318,7 +341,6 @@ class _Connection:
         options = wire.parse_prelogin(payload)
         # The session is encrypted whatever the client's ENCRYPTION byte says.
         self.send(PacketType.REPLY, self._prelogin_answer(options, Encrypt.ON))
-        self.login_only = False
         return True
 
     # -- login -----------------------------------------------------------------
@@ -328,7 +350,7 @@ class _Connection:
         if kind != PacketType.LOGIN7:
             raise ProtocolError(f"expected LOGIN7, got message type {kind:#x}")
         login = wire.parse_login7(payload)
-        if getattr(self, "login_only", False):
+        if self.login_only:
             # Login-only encryption: TLS ends with the LOGIN7 message and the
             # answer already travels in clear.
             self.transport = self.sock
@@ -348,7 +370,8 @@ class _Connection:
             # that would tell (8 = password) only reaches the server's log.
             log.info(
                 "%s LOGIN7 user %r refused (%s)",
-                self.peer, login.user_name,
+                self.peer,
+                login.user_name,
                 "wrong password" if user_ok else "unknown login",
             )
             tokens = wire.error(
@@ -359,14 +382,26 @@ class _Connection:
         database = login.database or "master"
         known = {d.casefold() for d in (*SYSTEM_DATABASES, *config.databases)}
         if database.casefold() not in known:
-            log.info("%s LOGIN7 user %r: database %r unknown", self.peer, login.user_name, database)
-            tokens = wire.error(
-                4060, 1, 11,
-                f'Cannot open database "{database}" requested by the login. '
-                "The login failed.", server,
-            ) + wire.error(
-                18456, 1, 14, f"Login failed for user '{login.user_name}'.", server
-            ) + wire.done(wire.DONE_ERROR)
+            log.info(
+                "%s LOGIN7 user %r: database %r unknown",
+                self.peer,
+                login.user_name,
+                database,
+            )
+            tokens = (
+                wire.error(
+                    4060,
+                    1,
+                    11,
+                    f'Cannot open database "{database}" requested by the login. '
+                    "The login failed.",
+                    server,
+                )
+                + wire.error(
+                    18456, 1, 14, f"Login failed for user '{login.user_name}'.", server
+                )
+                + wire.done(wire.DONE_ERROR)
+            )
             self.send(PacketType.REPLY, tokens)
             return False
         requested = login.packet_size or wire.DEFAULT_PACKET_SIZE
@@ -385,14 +420,20 @@ class _Connection:
             # the double offers no session recovery or column encryption.
             acked = {0x0A: b"\x01"} if 0x0A in login.features else {}
             tokens += wire.featureextack(acked)
-        tokens += wire.envchange_text(wire.ENV_PACKET_SIZE, str(size), str(self.packet_size))
+        tokens += wire.envchange_text(
+            wire.ENV_PACKET_SIZE, str(size), str(self.packet_size)
+        )
         tokens += wire.done()
         self.send(PacketType.REPLY, tokens)
         self.packet_size = size
         self.database = database
         log.info(
             "%s LOGIN7 user %r accepted (database %s, app %r, packet size %d)",
-            self.peer, login.user_name, database, login.app_name, size,
+            self.peer,
+            login.user_name,
+            database,
+            login.app_name,
+            size,
         )
         return True
 
@@ -437,7 +478,9 @@ class _Connection:
             return (
                 wire.envchange_text(wire.ENV_DATABASE, self.database, old)
                 + wire.info(
-                    5701, 1, f"Changed database context to '{self.database}'.",
+                    5701,
+                    1,
+                    f"Changed database context to '{self.database}'.",
                     self.config.full_name,
                 )
                 + wire.done()
@@ -452,7 +495,9 @@ class _Connection:
         (request,) = struct.unpack_from("<H", body, 0)
         tokens = b""
         if request in (TM_COMMIT, TM_ROLLBACK):
-            env = wire.ENV_COMMIT_TRAN if request == TM_COMMIT else wire.ENV_ROLLBACK_TRAN
+            env = (
+                wire.ENV_COMMIT_TRAN if request == TM_COMMIT else wire.ENV_ROLLBACK_TRAN
+            )
             if self.transaction:
                 tokens += wire.envchange_bytes(env, b"", self.transaction)
             self.transaction = b""
@@ -478,7 +523,9 @@ class TdsDouble:
 
     def __init__(self, config: DoubleConfig) -> None:
         if config.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {config.mode!r}")
+            raise ValueError(
+                f"mode must be one of {', '.join(MODES)}, not {config.mode!r}"
+            )
         if config.tls_min not in TLS_VERSIONS:
             raise ValueError(f"TLS minimum must be one of {', '.join(TLS_VERSIONS)}")
         if config.mode != "off" and (config.cert is None or config.key is None):
@@ -529,11 +576,16 @@ class TdsDouble:
         listener.bind((self.config.address, self.config.port))
         listener.listen(64)
         self._listener = listener
-        self._thread = threading.Thread(target=self._accept, name="tds-double", daemon=True)
+        self._thread = threading.Thread(
+            target=self._accept, name="tds-double", daemon=True
+        )
         self._thread.start()
         log.info(
             "TDS test double listening on %s:%d (mode %s, instance %s)",
-            self.config.address, self.port, self.config.mode, self.config.instance,
+            self.config.address,
+            self.port,
+            self.config.mode,
+            self.config.instance,
         )
 
     def _accept(self) -> None:

@@ -66,9 +66,7 @@ class ProtocolError(Exception):
 # -- packets ------------------------------------------------------------------
 
 
-def packets(
-    kind: int, payload: bytes, packet_size: int, spid: int = 0
-) -> list[bytes]:
+def packets(kind: int, payload: bytes, packet_size: int, spid: int = 0) -> list[bytes]:
     """``payload`` cut into packets of at most ``packet_size`` bytes each."""
     room = packet_size - HEADER_SIZE
     chunks = [payload[i : i + room] for i in range(0, len(payload), room)] or [b""]
@@ -180,9 +178,20 @@ def deobfuscate(data: bytes) -> bytes:
 def parse_login7(payload: bytes) -> Login7:
     if len(payload) < 94:
         raise ProtocolError(f"LOGIN7 is {len(payload)} bytes, shorter than its header")
-    (length, tds_version, packet_size, _prog, _pid, _conn, _f1, _f2, _tf, f3, _tz, _lcid) = (
-        _LOGIN7_FIXED.unpack_from(payload, 0)
-    )
+    (
+        length,
+        tds_version,
+        packet_size,
+        _prog,
+        _pid,
+        _conn,
+        _f1,
+        _f2,
+        _tf,
+        f3,
+        _tz,
+        _lcid,
+    ) = _LOGIN7_FIXED.unpack_from(payload, 0)
     if length != len(payload):
         raise ProtocolError(f"LOGIN7 says {length} bytes but {len(payload)} arrived")
     values: dict[str, bytes] = {}

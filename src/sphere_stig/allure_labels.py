@@ -33,7 +33,9 @@ class KeepTargetHost:
     def report_result(self, result) -> None:
         if sum(lb.name == "host" for lb in result.labels) > 1:
             result.labels = [
-                lb for lb in result.labels if not (lb.name == "host" and lb.value == self.runner)
+                lb
+                for lb in result.labels
+                if not (lb.name == "host" and lb.value == self.runner)
             ]
 
 
@@ -79,7 +81,9 @@ def label(case, verdict: Verdict, link: str = RULE_LINK) -> None:
         allure.dynamic.epic("ISEC7 Sphere port and protocol tables")
         allure.dynamic.feature(entry.table)
         allure.dynamic.story(f"{entry.id} {entry.target} {entry.port_text}")
-        allure.dynamic.title(f"{entry.id} on {case.host.name}: {entry.target} {entry.port_text}")
+        allure.dynamic.title(
+            f"{entry.id} on {case.host.name}: {entry.target} {entry.port_text}"
+        )
     allure.attach(
         redact.scrub(verdict.details()),
         name="evidence",

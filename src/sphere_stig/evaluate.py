@@ -27,7 +27,9 @@ def inputs_for(host: Host) -> Inputs:
         if spec.default is not None
     }
     values.update(host.inputs)
-    return Inputs(sphere_root=host.sphere_root, https_port=host.https_port, values=values)
+    return Inputs(
+        sphere_root=host.sphere_root, https_port=host.https_port, values=values
+    )
 
 
 def missing_inputs(rule: catalog.Rule, inputs: Inputs) -> list[str]:
@@ -67,11 +69,15 @@ def evaluate_rule(rule: catalog.Rule, host: Host, cache: FactCache) -> Verdict:
                 for name in missing
             ),
         )
-    facts = Facts(host=host.name, **{source: cache.get(source, host) for source in check.needs})
+    facts = Facts(
+        host=host.name, **{source: cache.get(source, host) for source in check.needs}
+    )
     return check.fn(facts, inputs)
 
 
-def evaluate_requirement(req: catalog.Requirement, host: Host, cache: FactCache) -> Verdict:
+def evaluate_requirement(
+    req: catalog.Requirement, host: Host, cache: FactCache
+) -> Verdict:
     """A requirement of the STIG overview (authentication, certificates, agents)."""
     covered = f" (covered by {', '.join(req.covered_by)})" if req.covered_by else ""
     statement = " ".join(req.statement.split())
@@ -84,10 +90,16 @@ def evaluate_requirement(req: catalog.Requirement, host: Host, cache: FactCache)
     inputs = inputs_for(host)
     missing = [name for name in req.inputs if inputs.get(name) in (None, "", [], {})]
     if missing:
-        when = f" It applies when: {' '.join(req.applies_when.split())}" if req.applies_when else ""
+        when = (
+            f" It applies when: {' '.join(req.applies_when.split())}"
+            if req.applies_when
+            else ""
+        )
         return not_reviewed(
             f"organisation input not set: {', '.join(missing)}; add it under site.inputs "
             f"(or the host's inputs) in the inventory.{when}"
         )
-    facts = Facts(host=host.name, **{source: cache.get(source, host) for source in check.needs})
+    facts = Facts(
+        host=host.name, **{source: cache.get(source, host) for source in check.needs}
+    )
     return check.fn(facts, inputs)

@@ -18,7 +18,16 @@ from sphere_stig import redact
 from sphere_stig.outcome import Status
 from sphere_stig.results import PROPERTY, Result
 
-COLUMNS = ("Host", "Vuln ID", "STIG ID", "CAT", "Status", "Title", "Evidence", "Answer / waiver")
+COLUMNS = (
+    "Host",
+    "Vuln ID",
+    "STIG ID",
+    "CAT",
+    "Status",
+    "Title",
+    "Evidence",
+    "Answer / waiver",
+)
 STATUSES = ("Open", "Error", "Not_Reviewed", "Not_Applicable", "NotAFinding")
 CATS = ("CAT I", "CAT II", "CAT III")
 
@@ -142,13 +151,17 @@ class HtmlReport:
             ("Hosts", ", ".join(h.name for h in state.inventory.hosts)),
             ("Run by", state.run_by),
             ("Started (UTC)", state.started.isoformat(timespec="seconds")),
-            ("Finished (UTC)", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+            (
+                "Finished (UTC)",
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            ),
             ("Suite version", __version__),
             ("STIG", f"{bench.title} {bench.version_release} ({bench.release_info})"),
             (
                 "Rule text",
-                f"official, from {official.filename}" if official else
-                "the suite's own titles (run with --stig-xccdf for DISA's text)",
+                f"official, from {official.filename}"
+                if official
+                else "the suite's own titles (run with --stig-xccdf for DISA's text)",
             ),
             ("Fail on", ",".join(sorted(state.fail_on)) or "none"),
             ("Answers", str(state.answers.path) if state.answers else "none"),
@@ -181,16 +194,20 @@ class HtmlReport:
             rows.append(
                 f'<tr><td>{html.escape(host)}</td><td class="compliance">{percent}</td>'
                 + "".join(f"<td>{opened.get(c, 0)}</td>" for c in CATS)
-                + "".join(f"<td>{statuses.get(s, 0)}</td>" for s in STATUSES if s != "Open")
+                + "".join(
+                    f"<td>{statuses.get(s, 0)}</td>" for s in STATUSES if s != "Open"
+                )
                 + "</tr>"
             )
         ports = [r for r in self.state.results if r.kind == "port"]
         port_line = ""
         if ports:
             counts = Counter(display_status(r) for r in ports)
-            port_line = "<p>Port table rows: " + ", ".join(
-                f"{n} {s}" for s, n in sorted(counts.items())
-            ) + ".</p>"
+            port_line = (
+                "<p>Port table rows: "
+                + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+                + ".</p>"
+            )
         return (
             "<h2>STIG results per host</h2>"
             f'<table id="host-summary">{head}{"".join(rows)}</table>'
@@ -215,7 +232,11 @@ class HtmlReport:
 
     def pytest_html_results_table_header(self, cells: list) -> None:
         for offset, name in enumerate(COLUMNS, start=1):
-            sortable = ' class="sortable"' if name not in ("Evidence", "Answer / waiver") else ""
+            sortable = (
+                ' class="sortable"'
+                if name not in ("Evidence", "Answer / waiver")
+                else ""
+            )
             cells.insert(offset, f"<th{sortable}>{name}</th>")
 
     def pytest_html_results_table_row(self, report, cells: list) -> None:
@@ -233,10 +254,14 @@ class HtmlReport:
                 f"<pre>{html.escape(redact.scrub(result.details()))}</pre>",
                 f"<pre>{html.escape(redact.scrub(_decision_text(result)))}</pre>",
             ]
-        for offset, (name, value) in enumerate(zip(COLUMNS, values, strict=True), start=1):
-            css = "col-" + {"Vuln ID": "vuln", "STIG ID": "stigid", "Answer / waiver": "decision"}.get(
-                name, name.lower()
-            )
+        for offset, (name, value) in enumerate(
+            zip(COLUMNS, values, strict=True), start=1
+        ):
+            css = "col-" + {
+                "Vuln ID": "vuln",
+                "STIG ID": "stigid",
+                "Answer / waiver": "decision",
+            }.get(name, name.lower())
             cells.insert(offset, f'<td class="{css}">{value}</td>')
 
     def pytest_html_results_table_html(self, report, data: list) -> None:

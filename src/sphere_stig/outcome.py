@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """What a check concluded about one rule on one host."""
 
     PASS = "pass"

@@ -10,7 +10,6 @@ import datetime as dt
 import getpass
 import json
 import logging
-import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +18,20 @@ import pytest
 
 from sphere_stig import __version__, catalog, gate, redact
 from sphere_stig.allure_labels import RULE_LINK, register_host_label_fix
-from sphere_stig.answers import AnswerBook, AnswersError, WaiverBook, load_answers, load_waivers
+from sphere_stig.answers import (
+    AnswerBook,
+    AnswersError,
+    WaiverBook,
+    load_answers,
+    load_waivers,
+)
 from sphere_stig.inventory import Inventory, InventoryError, available, load
-from sphere_stig.official import OfficialBenchmark, OfficialTextError, load_official, revision_changes
+from sphere_stig.official import (
+    OfficialBenchmark,
+    OfficialTextError,
+    load_official,
+    revision_changes,
+)
 from sphere_stig.outcome import CheckError, CollectionError, Status, Verdict
 from sphere_stig.results import PROPERTY, Result, write_json
 
@@ -61,7 +71,9 @@ class RunState:
     waivers: WaiverBook | None = None
     official: OfficialBenchmark | None = None
     revision_notes: tuple[str, ...] = ()
-    run_by: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
+    run_by: str = field(
+        default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}"
+    )
     decision: gate.Decision | None = None
     exported: list[str] = field(default_factory=list)
     rule_link: str = RULE_LINK
@@ -116,7 +128,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where run reports go (default: reports/ beside the inventories)",
     )
     parser.addini(
-        "sphere_inventory_dir", "folder that holds named inventories", default="inventories"
+        "sphere_inventory_dir",
+        "folder that holds named inventories",
+        default="inventories",
     )
     parser.addini(
         "sphere_rule_link",
@@ -171,7 +185,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"inventory error: {exc}") from None
 
     answers, waivers, official = _load_decisions(config, inventory)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     report_dir = None
     if not _is_worker(config) and not config.option.collectonly:
         base = config.getoption("reports_dir") or Path(config.rootpath, "reports")
@@ -179,7 +193,9 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir = Path(base, inventory.name, stamp).resolve()
         report_dir.mkdir(parents=True, exist_ok=True)
         _route_reports(config, report_dir)
-    state = RunState(inventory, report_dir, started, fail_on, answers, waivers, official)
+    state = RunState(
+        inventory, report_dir, started, fail_on, answers, waivers, official
+    )
     state.rule_link = config.getini("sphere_rule_link")
     if getattr(config.option, "allure_report_dir", None):
         register_host_label_fix()
@@ -243,7 +259,10 @@ def _cases(config: pytest.Config, kind: str) -> list[Case]:
 def _param(case: Case):
     marks = [pytest.mark.xdist_group(case.host.name)]
     if case.kind == "stig":
-        marks += [pytest.mark.stig, getattr(pytest.mark, CAT_MARKERS[case.entry.severity])]
+        marks += [
+            pytest.mark.stig,
+            getattr(pytest.mark, CAT_MARKERS[case.entry.severity]),
+        ]
         if case.entry.manual:
             marks.append(pytest.mark.manual)
     elif case.kind == "port":
@@ -296,7 +315,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec else {}
         case = (
-            params.get("stig_case") or params.get("port_case") or params.get("requirement_case")
+            params.get("stig_case")
+            or params.get("port_case")
+            or params.get("requirement_case")
         )
     if case is None:
         return report
@@ -324,7 +345,9 @@ def _result_for(case: Case, item, call, report) -> Result | None:
     if verdict is None:
         return None
     if report.when == "setup" and report.skipped or report.when == "call":
-        return _make(case, item, verdict.status, verdict.summary, verdict.evidence, report)
+        return _make(
+            case, item, verdict.status, verdict.summary, verdict.evidence, report
+        )
     return None
 
 
@@ -405,7 +428,7 @@ def run_meta(config: pytest.Config, state: RunState) -> dict:
         "limit": config.getoption("limit") or "",
         "hosts": [h.name for h in state.inventory.hosts],
         "started": state.started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_by": state.run_by,
         "suite_version": __version__,
         "benchmark": catalog.BENCHMARK.model_dump(),
@@ -428,7 +451,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # a usage error or an internal error keeps pytest's own status.
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = (
-            pytest.ExitCode.TESTS_FAILED if state.decision.failed else pytest.ExitCode.OK
+            pytest.ExitCode.TESTS_FAILED
+            if state.decision.failed
+            else pytest.ExitCode.OK
         )
     state.meta = run_meta(config, state)
     write_json(state.results, state.report_dir / "results.json", state.meta)
@@ -446,14 +471,23 @@ def _export(state: RunState) -> list[str]:
 
     stamp = state.report_dir.name
     stig_hosts = {r.host for r in state.results if r.kind == "stig"}
-    assets = [ChecklistAsset.from_host(h) for h in state.inventory.hosts if h.name in stig_hosts]
+    assets = [
+        ChecklistAsset.from_host(h)
+        for h in state.inventory.hosts
+        if h.name in stig_hosts
+    ]
     stig_results = [r for r in state.results if r.kind == "stig"]
     problems = []
     checklists = state.report_dir / "checklists"
     checklists.mkdir(exist_ok=True)
-    for path in write_checklists(checklists, assets, stig_results, state.official, stamp=stamp):
+    for path in write_checklists(
+        checklists, assets, stig_results, state.official, stamp=stamp
+    ):
         validate = validate_ckl if path.suffix == ".ckl" else validate_cklb
-        problems += [f"{path.name}: {p.level} {p.code} {p.message}" for p in validate(path.read_bytes())]
+        problems += [
+            f"{path.name}: {p.level} {p.code} {p.message}"
+            for p in validate(path.read_bytes())
+        ]
     hdf = state.report_dir / "hdf"
     hdf.mkdir(exist_ok=True)
     write_hdf_reports(hdf, state.meta, stig_results, state.official, stamp=stamp)

@@ -78,9 +78,12 @@ def judge_ports(row: catalog.PortRow, host: Host, probes, expectation: str) -> V
         Evidence(
             item=f"{row.protocols} {row.transport}/{p.port} on {host.name}",
             observed=f"{p.state}: {p.detail}",
-            expected=(f"one of {row.port_text}: " if row.match == "any" else "") + expectation,
+            expected=(f"one of {row.port_text}: " if row.match == "any" else "")
+            + expectation,
             source=f"probe from the suite runner to {host.address}:{p.port}",
-            ok=p.open if row.match == "all" or not any_open else (True if p.open else None),
+            ok=p.open
+            if row.match == "all" or not any_open
+            else (True if p.open else None),
         )
         for p in probes
     ]

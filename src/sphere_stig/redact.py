@@ -18,8 +18,10 @@ _secrets: set[str] = set()
 # Values that look like credentials even when the suite never resolved them:
 # Tomcat digests in tomcat-users.xml, keystore passwords in server.xml.
 _PATTERNS = (
-    re.compile(r"(?i)(password|keystorePass|certificateKeystorePassword|truststorePass)"
-               r"(\s*=\s*)(\"[^\"]*\"|'[^']*')"),
+    re.compile(
+        r"(?i)(password|keystorePass|certificateKeystorePassword|truststorePass)"
+        r"(\s*=\s*)(\"[^\"]*\"|'[^']*')"
+    ),
 )
 
 
@@ -37,7 +39,7 @@ def scrub(text: str) -> str:
     for secret in known:
         text = text.replace(secret, MASK)
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}\"{MASK}\"", text)
+        text = pattern.sub(lambda m: f'{m.group(1)}{m.group(2)}"{MASK}"', text)
     return text
 
 

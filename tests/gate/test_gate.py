@@ -10,8 +10,15 @@ from sphere_stig.results import Result
 
 
 def result(status, severity="medium", kind="stig", waiver=None) -> Result:
-    return Result(kind=kind, id="V-1", host="h", status=status, summary="s",
-                  severity=severity, waiver=waiver)
+    return Result(
+        kind=kind,
+        id="V-1",
+        host="h",
+        status=status,
+        summary="s",
+        severity=severity,
+        waiver=waiver,
+    )
 
 
 def test_default_fails_on_open_cat1_cat2_ports_requirements_and_errors():
@@ -30,8 +37,12 @@ def test_default_fails_on_open_cat1_cat2_ports_requirements_and_errors():
 def test_cat3_findings_and_non_findings_pass_the_default_gate():
     fail_on = gate.parse(gate.DEFAULT)
     decision = gate.decide(
-        [result(Status.FAIL, "low"), result(Status.PASS), result(Status.NOT_REVIEWED),
-         result(Status.NOT_APPLICABLE)],
+        [
+            result(Status.FAIL, "low"),
+            result(Status.PASS),
+            result(Status.NOT_REVIEWED),
+            result(Status.NOT_APPLICABLE),
+        ],
         fail_on,
     )
     assert not decision.failed
@@ -49,14 +60,21 @@ def test_valid_waiver_lets_a_finding_through_until_it_expires():
     assert not gate.decide([valid], fail_on).failed
     decision = gate.decide([valid, expired], fail_on)
     assert decision.failed
-    assert decision.line(fail_on) == "gate FAILED (fail-on cat2): 1 open CAT II finding; 1 waived"
+    assert (
+        decision.line(fail_on)
+        == "gate FAILED (fail-on cat2): 1 open CAT II finding; 1 waived"
+    )
 
 
 def test_summary_counts_every_blocking_class():
     fail_on = gate.parse("cat1,cat2,error")
     decision = gate.decide(
-        [result(Status.FAIL, "high"), result(Status.FAIL), result(Status.FAIL),
-         result(Status.ERROR)],
+        [
+            result(Status.FAIL, "high"),
+            result(Status.FAIL),
+            result(Status.FAIL),
+            result(Status.ERROR),
+        ],
         fail_on,
     )
     assert decision.line(fail_on) == (

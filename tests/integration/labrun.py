@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-LAB_ADDRESSES = (("127.0.0.2", 5986), ("127.0.0.2", 443), ("127.0.0.12", 5986), ("127.0.0.12", 443))
+LAB_ADDRESSES = (
+    ("127.0.0.2", 5986),
+    ("127.0.0.2", 443),
+    ("127.0.0.12", 5986),
+    ("127.0.0.12", 443),
+)
 
 
 def require_lab() -> None:
@@ -27,11 +32,21 @@ def require_lab() -> None:
             )
 
 
-def run_suite(reports: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, Path]:
+def run_suite(
+    reports: Path, *args: str, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess, Path]:
     """``pytest --inventory ...`` from the repository root, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--reports-dir={reports}", *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--reports-dir={reports}",
+            *args,
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -39,7 +54,9 @@ def run_suite(reports: Path, *args: str, timeout: float = 300) -> tuple[subproce
         timeout=timeout,
     )
     runs = sorted(p for p in reports.glob("*/*") if p.is_dir())
-    assert runs, f"no report folder written\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert runs, (
+        f"no report folder written\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc, runs[-1]
 
 

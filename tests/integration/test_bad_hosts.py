@@ -36,8 +36,14 @@ def hostile_double(tmp_path):
     pki = make_pki(tmp_path / "pki", HOSTILE)
     double = WinRMDouble(
         DoubleConfig(
-            host="hostile01", image=image, address=HOSTILE, https_port=0,
-            http_port=None, cert=pki.cert, key=pki.key, user="auditor",
+            host="hostile01",
+            image=image,
+            address=HOSTILE,
+            https_port=0,
+            http_port=None,
+            cert=pki.cert,
+            key=pki.key,
+            user="auditor",
             password="hostile-lab-pw",
         )
     )
@@ -74,7 +80,9 @@ hosts:
     )
 
     started = time.monotonic()
-    proc, run_dir = run_suite(tmp_path / "reports", f"--inventory={inventory}", "-m", "stig")
+    proc, run_dir = run_suite(
+        tmp_path / "reports", f"--inventory={inventory}", "-m", "stig"
+    )
     elapsed = time.monotonic() - started
     got = statuses(run_dir)
 
@@ -94,7 +102,14 @@ hosts:
     # Rules that do not read server.xml still judge the hostile host.
     assert got[("V-224781", "hostile01")]["status"] in ("pass", "not_reviewed")
     # The hardened host is untouched by its neighbours.
-    for rule in ("V-224782", "V-224783", "V-224784", "V-224789", "V-224762", "V-224770"):
+    for rule in (
+        "V-224782",
+        "V-224783",
+        "V-224784",
+        "V-224789",
+        "V-224762",
+        "V-224770",
+    ):
         assert got[(rule, "sphere01")]["ckl_status"] == "NotAFinding", rule
     assert proc.returncode == 1
     # A refused connection costs nothing like the connect timeout per test.

@@ -29,17 +29,28 @@ EXPECTED_STIG = {
 }
 
 EXPECTED_OTHER = {
-    ("LST-01", "sphere01"): NAF, ("LST-01", "sphere02"): NAF,
-    ("LST-07", "sphere01"): NAF, ("LST-07", "sphere02"): OPEN,  # Monitor service stopped
-    ("LST-08", "sphere01"): NAF, ("LST-08", "sphere02"): NAF,
-    ("LST-17", "sphere01"): NR, ("LST-17", "sphere02"): NR,  # trap receiver: not probed
-    ("LST-24", "sphere01"): NAF, ("LST-24", "sphere02"): NAF,
-    ("LST-41", "sphere01"): NAF, ("LST-41", "sphere02"): NAF,
-    ("AUTH-01", "sphere01"): NR, ("AUTH-01", "sphere02"): NR,
-    ("AUTH-03", "sphere01"): NR, ("AUTH-03", "sphere02"): NR,
-    ("AUTH-04", "sphere01"): NR, ("AUTH-04", "sphere02"): NR,
-    ("CERT-01", "sphere01"): NAF, ("CERT-01", "sphere02"): OPEN,
-    ("CERT-02", "sphere01"): NAF, ("CERT-02", "sphere02"): OPEN,
+    ("LST-01", "sphere01"): NAF,
+    ("LST-01", "sphere02"): NAF,
+    ("LST-07", "sphere01"): NAF,
+    ("LST-07", "sphere02"): OPEN,  # Monitor service stopped
+    ("LST-08", "sphere01"): NAF,
+    ("LST-08", "sphere02"): NAF,
+    ("LST-17", "sphere01"): NR,
+    ("LST-17", "sphere02"): NR,  # trap receiver: not probed
+    ("LST-24", "sphere01"): NAF,
+    ("LST-24", "sphere02"): NAF,
+    ("LST-41", "sphere01"): NAF,
+    ("LST-41", "sphere02"): NAF,
+    ("AUTH-01", "sphere01"): NR,
+    ("AUTH-01", "sphere02"): NR,
+    ("AUTH-03", "sphere01"): NR,
+    ("AUTH-03", "sphere02"): NR,
+    ("AUTH-04", "sphere01"): NR,
+    ("AUTH-04", "sphere02"): NR,
+    ("CERT-01", "sphere01"): NAF,
+    ("CERT-01", "sphere02"): OPEN,
+    ("CERT-02", "sphere01"): NAF,
+    ("CERT-02", "sphere02"): OPEN,
 }
 
 
@@ -75,7 +86,10 @@ def test_no_result_is_an_error_and_every_verdict_has_evidence(lab_run):
 def test_answers_and_waivers_reach_the_results(lab_run):
     _, _, got = lab_run
     answered = got[("V-224767", "sphere01")]
-    assert answered["answer"]["state"] == "valid" and "reviewer's answer" in answered["summary"]
+    assert (
+        answered["answer"]["state"] == "valid"
+        and "reviewer's answer" in answered["summary"]
+    )
     expired = got[("V-224767", "sphere02")]
     assert expired["answer"]["state"] == "expired" and "expired" in expired["summary"]
     waived = got[("V-224781", "sphere02")]
@@ -88,7 +102,9 @@ def test_gate_fails_the_run_and_says_why(lab_run):
     proc, run_dir, _ = lab_run
     assert proc.returncode == 1
     lines = proc.stdout.strip().splitlines()
-    assert lines[-2].startswith("sphere-stig: gate FAILED (fail-on cat1,cat2,error,ports,requirements): ")
+    assert lines[-2].startswith(
+        "sphere-stig: gate FAILED (fail-on cat1,cat2,error,ports,requirements): "
+    )
     assert "; 1 waived" in lines[-2]
     assert lines[-1].endswith(f"reports in {run_dir}/")
 
@@ -104,10 +120,14 @@ def test_checklists_are_valid_and_agree_with_the_results(lab_run):
         assert validate_pair(ckl.read_bytes(), cklb.read_bytes()) == []
         root = ET.fromstring(ckl.read_bytes())
         statuses_in_ckl = {
-            vuln.find("STIG_DATA[VULN_ATTRIBUTE='Vuln_Num']/ATTRIBUTE_DATA").text: vuln.findtext("STATUS")
+            vuln.find(
+                "STIG_DATA[VULN_ATTRIBUTE='Vuln_Num']/ATTRIBUTE_DATA"
+            ).text: vuln.findtext("STATUS")
             for vuln in root.iter("VULN")
         }
-        assert statuses_in_ckl == {v: got[(v, host)]["ckl_status"] for v, h in EXPECTED_STIG if h == host}
+        assert statuses_in_ckl == {
+            v: got[(v, host)]["ckl_status"] for v, h in EXPECTED_STIG if h == host
+        }
         data = json.loads(cklb.read_text(encoding="utf-8"))
         assert data["target_data"]["host_name"] == host
         assert len(data["stigs"][0]["rules"]) == 34
@@ -116,10 +136,21 @@ def test_checklists_are_valid_and_agree_with_the_results(lab_run):
 def test_reports_are_written_and_hold_no_secret(lab_run):
     _, run_dir, _ = lab_run
     names = {p.name for p in run_dir.iterdir()}
-    assert {"report.html", "junit.xml", "results.json", "results.jsonl", "allure-results",
-            "checklists", "hdf"} <= names
+    assert {
+        "report.html",
+        "junit.xml",
+        "results.json",
+        "results.jsonl",
+        "allure-results",
+        "checklists",
+        "hdf",
+    } <= names
     assert len(list((run_dir / "hdf").glob("*.json"))) == 2
-    secrets = [p.read_text().strip() for p in (REPO / "lab/.run/secrets").glob("*") if p.is_file()]
+    secrets = [
+        p.read_text().strip()
+        for p in (REPO / "lab/.run/secrets").glob("*")
+        if p.is_file()
+    ]
     assert secrets, "the lab's secret files were expected"
     for path in run_dir.rglob("*"):
         if path.is_file():
@@ -127,4 +158,6 @@ def test_reports_are_written_and_hold_no_secret(lab_run):
             for secret in secrets:
                 assert secret not in text, f"a lab secret leaked into {path}"
     # The tomcat-users.xml digest of sphere01 must not be printed either.
-    assert not re.search(r"[0-9a-f]{32,}\$\d+\$[0-9a-f]{32,}", (run_dir / "report.html").read_text())
+    assert not re.search(
+        r"[0-9a-f]{32,}\$\d+\$[0-9a-f]{32,}", (run_dir / "report.html").read_text()
+    )

@@ -98,7 +98,10 @@ def test_unknown_role_names_the_key_and_the_known_roles(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    write(tmp_path, "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_server], adress: x}\n")
+    write(
+        tmp_path,
+        "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_server], adress: x}\n",
+    )
     with pytest.raises(InventoryError, match=r"key hosts\.app01\.adress: Extra inputs"):
         load("site", tmp_path, ROLES)
 
@@ -126,7 +129,9 @@ def test_secret_reference_resolves_and_is_redacted(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SPHERE_TEST_PW", "s3cret-value")
     assert ref.resolve("app01", "connections.winrm.password") == "s3cret-value"
-    assert redact.scrub("login with s3cret-value failed") == "login with ******** failed"
+    assert (
+        redact.scrub("login with s3cret-value failed") == "login with ******** failed"
+    )
 
 
 def test_commented_template_is_a_clear_error():

@@ -24,7 +24,7 @@ hosts:
 # Canned facts: good01 passes, bad01 fails, down01 cannot be reached. The
 # checks are the real registry entries replaced by stand-ins, so these tests
 # exercise the plugin's glue, not Tomcat semantics (tested elsewhere).
-CONFTEST = '''
+CONFTEST = """
 import pytest
 from sphere_stig import checks
 from sphere_stig.checks.base import Check
@@ -63,7 +63,7 @@ class Cache(FactCache):
 @pytest.fixture(scope="session")
 def facts(winrm):
     return Cache(winrm)
-'''
+"""
 
 
 @pytest.fixture
@@ -97,5 +97,3 @@ def results(project: pytest.Pytester) -> dict[tuple[str, str], dict]:
     (run_dir,) = (project.path / "out" / "t").iterdir()
     data = json.loads((run_dir / "results.json").read_text())
     return {(r["id"], r["host"]): r for r in data["results"]}
-
-

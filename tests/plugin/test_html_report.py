@@ -16,18 +16,30 @@ from tests.plugin.conftest import run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--hide-scrollbars", "--virtual-time-budget=5000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--virtual-time-budget=5000",
 ]
 
 
 def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
     if not shutil.which(CHROMIUM):
-        pytest.fail("headless Chromium is needed: apt-get install chromium (lab/up installs it)")
+        pytest.fail(
+            "headless Chromium is needed: apt-get install chromium (lab/up installs it)"
+        )
     return subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
@@ -39,14 +51,18 @@ def report(project):
     return run_dir / "report.html"
 
 
-TBODY = re.compile(r'<tbody class="results-table-row ?[^"]*"([^>]*)>(.*?)</tbody>', re.S)
+TBODY = re.compile(
+    r'<tbody class="results-table-row ?[^"]*"([^>]*)>(.*?)</tbody>', re.S
+)
 
 
 def rows(dom: str) -> list[dict[str, str]]:
     """The rendered result rows (the templates have no cells and are skipped)."""
     found = []
     for attrs, body in TBODY.findall(dom):
-        cells = dict(re.findall(r'<td class="col-(host|vuln|cat|status)">([^<]*)</td>', body))
+        cells = dict(
+            re.findall(r'<td class="col-(host|vuln|cat|status)">([^<]*)</td>', body)
+        )
         if cells:
             cells["hidden"] = "display: none" in attrs
             found.append(cells)
@@ -57,12 +73,16 @@ def test_summary_and_rows_render(report, tmp_path):
     # When Chromium renders the report
     dom = chromium(tmp_path, "--dump-dom", report.as_uri()).stdout
     shot = tmp_path / "report.png"
-    chromium(tmp_path, "--window-size=1400,1800", f"--screenshot={shot}", report.as_uri())
+    chromium(
+        tmp_path, "--window-size=1400,1800", f"--screenshot={shot}", report.as_uri()
+    )
 
     # Then the run metadata, the per-host summary and every row are there
     assert 'id="run-metadata"' in dom and "t (" in dom
     summary = re.search(r'<table id="host-summary">(.*?)</table>', dom, re.S).group(1)
-    assert re.search(r"<td>good01</td><td class=\"compliance\">50% \(1/2\)</td>", summary)
+    assert re.search(
+        r"<td>good01</td><td class=\"compliance\">50% \(1/2\)</td>", summary
+    )
     assert re.search(r"<td>bad01</td><td class=\"compliance\">0% \(0/2\)</td>", summary)
     rendered = rows(dom)
     assert {(r["host"], r["vuln"], r["status"]) for r in rendered} == {
@@ -84,5 +104,7 @@ def test_filters_hide_rows_from_the_url(report, tmp_path):
     dom = chromium(tmp_path, "--dump-dom", report.as_uri() + "?status=Open").stdout
 
     shown = [r for r in rows(dom) if not r["hidden"]]
-    assert [(r["host"], r["vuln"], r["status"]) for r in shown] == [("bad01", "V-224782", "Open")]
+    assert [(r["host"], r["vuln"], r["status"]) for r in shown] == [
+        ("bad01", "V-224782", "Open")
+    ]
     assert len(rows(dom)) == 6

@@ -12,6 +12,7 @@ import pytest
 from sphere_stig import catalog
 from tests.plugin.conftest import REPO, results, run
 
+
 def test_ids_name_rule_and_host(project):
     result = run(project, "--inventory", "t", "--collect-only", "-q", "-m", "stig")
     lines = [ln for ln in result.outlines if "::test_stig[" in ln]
@@ -35,7 +36,9 @@ def test_markers_and_keywords_select(project):
 
 def test_limit_selects_by_group(project):
     result = run(project, "--inventory", "t", "--limit", "red", "--collect-only", "-q")
-    hosts = {ln.rsplit("-", 1)[1].rstrip("]") for ln in result.outlines if "test_stig[" in ln}
+    hosts = {
+        ln.rsplit("-", 1)[1].rstrip("]") for ln in result.outlines if "test_stig[" in ln
+    }
     assert hosts == {"bad01", "down01"}
 
 
@@ -58,14 +61,18 @@ def test_outcomes_map_once_to_checklist_statuses(project):
     assert down["status"] == "error" and down["ckl_status"] == "Not_Reviewed"
     assert "down01" in down["summary"] and "connection refused" in down["summary"]
     manual = got[("V-224767", "good01")]
-    assert manual["ckl_status"] == "Not_Reviewed" and "Manual check" in manual["summary"]
+    assert (
+        manual["ckl_status"] == "Not_Reviewed" and "Manual check" in manual["summary"]
+    )
     pending = got[("V-224762", "good01")]
     assert pending["ckl_status"] == "Not_Reviewed"
     assert "check not implemented yet" in pending["summary"]
     assert len(got) == 34 * 3
     # And pytest itself agrees: errors for the unreachable host, failures for drift
     outcomes = result.parseoutcomes()
-    assert outcomes["passed"] == 2 and outcomes["failed"] == 2 and outcomes["errors"] == 2
+    assert (
+        outcomes["passed"] == 2 and outcomes["failed"] == 2 and outcomes["errors"] == 2
+    )
 
 
 def test_terminal_ends_with_where_the_reports_are(project):
@@ -76,11 +83,16 @@ def test_terminal_ends_with_where_the_reports_are(project):
         "sphere-stig: 1 NotAFinding, 1 Open, 1 error; "
         f"reports in {run_dir.relative_to(project.path)}/"
     )
-    assert "ERROR tests_infra/test_stig.py::test_stig[V-224782-down01] - down01: WinRM" in (
-        result.stdout.str()
+    assert (
+        "ERROR tests_infra/test_stig.py::test_stig[V-224782-down01] - down01: WinRM"
+        in (result.stdout.str())
     )
     assert {p.name for p in run_dir.iterdir()} >= {
-        "report.html", "junit.xml", "results.json", "results.jsonl", "allure-results"
+        "report.html",
+        "junit.xml",
+        "results.json",
+        "results.jsonl",
+        "allure-results",
     }
 
 
@@ -95,7 +107,9 @@ def test_terminal_ends_with_where_the_reports_are(project):
 def test_bad_inventory_is_a_usage_error_before_any_test(project, inventory, message):
     inv = project.path / "inventories"
     (inv / "broken.yml").write_text("hosts: [unclosed\n")
-    (inv / "role.yml").write_text("hosts:\n  a: {address: 127.0.0.1, roles: [sphere]}\n")
+    (inv / "role.yml").write_text(
+        "hosts:\n  a: {address: 127.0.0.1, roles: [sphere]}\n"
+    )
 
     result = run(project, "--inventory", inventory)
 
@@ -112,7 +126,18 @@ def test_user_tests_without_inventory_say_how_to_run_them(project):
 
 def test_xdist_keeps_each_host_on_one_worker_and_loses_no_result(project):
     # When the run is spread over two workers
-    result = run(project, "--inventory", "t", "-m", "stig", "-n", "2", "--dist", "loadgroup", "-v")
+    result = run(
+        project,
+        "--inventory",
+        "t",
+        "-m",
+        "stig",
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        "-v",
+    )
 
     # Then every test of a host ran on the same worker (one session per host)
     workers: dict[str, set[str]] = {}
@@ -132,15 +157,21 @@ def test_xdist_keeps_each_host_on_one_worker_and_loses_no_result(project):
 XCCDF = REPO.parent / "shared" / "stig" / "U_ISEC7_Sphere_STIG_V3R1_Manual-xccdf.xml"
 
 
-@pytest.mark.skipif(not XCCDF.exists(), reason="the DISA XCCDF is not beside the repository")
-def test_official_text_reaches_results_and_revision_changes_are_named(project, tmp_path):
+@pytest.mark.skipif(
+    not XCCDF.exists(), reason="the DISA XCCDF is not beside the repository"
+)
+def test_official_text_reaches_results_and_revision_changes_are_named(
+    project, tmp_path
+):
     # Given the official benchmark with one rule revision changed
     changed = tmp_path / "changed-xccdf.xml"
     changed.write_bytes(
         XCCDF.read_bytes().replace(b"SV-224782r1013858_rule", b"SV-224782r1099999_rule")
     )
 
-    result = run(project, "--inventory", "t", "-k", "V-224782", f"--stig-xccdf={changed}")
+    result = run(
+        project, "--inventory", "t", "-k", "V-224782", f"--stig-xccdf={changed}"
+    )
 
     got = results(project)
     # The official title replaces the suite's own wording
@@ -151,7 +182,8 @@ def test_official_text_reaches_results_and_revision_changes_are_named(project, t
     assert official_title != catalog.rule("V-224782").title
     # And the terminal says which rule changed revision against the catalog
     assert any(
-        "XCCDF differs from the catalog" in ln and "V-224782" in ln for ln in result.outlines
+        "XCCDF differs from the catalog" in ln and "V-224782" in ln
+        for ln in result.outlines
     )
 
 
@@ -183,7 +215,15 @@ def test_answers_file_decides_manual_rules(project, tmp_path):
 
 def test_fail_on_sets_the_exit_status(project):
     strict = run(project, "--inventory", "t", "-k", "V-224782 and not down01")
-    lenient = run(project, "--inventory", "t", "-k", "V-224782 and not down01", "--fail-on", "cat1")
+    lenient = run(
+        project,
+        "--inventory",
+        "t",
+        "-k",
+        "V-224782 and not down01",
+        "--fail-on",
+        "cat1",
+    )
     assert strict.ret == 1 and lenient.ret == 0
     assert lenient.outlines[-2] == (
         "sphere-stig: gate passed (fail-on cat1): not gated: 1 open CAT II finding"
@@ -194,7 +234,7 @@ def test_interrupted_run_keeps_the_results_it_has(project):
     # Given a check that is interrupted (Ctrl-C) when it reaches bad01
     project.makeconftest(
         (project.path / "conftest.py").read_text()
-        + '''
+        + """
 
 def interrupting(facts, inputs):
     if facts.host == "bad01":
@@ -203,7 +243,7 @@ def interrupting(facts, inputs):
 
 
 checks.REGISTRY["lockout_failure_count"] = Check("lockout_failure_count", ("windows",), interrupting)
-'''
+"""
     )
 
     result = run(project, "--inventory", "t", "-m", "stig", "-p", "no:randomly")

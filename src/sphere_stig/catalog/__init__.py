@@ -124,6 +124,8 @@ RequirementCheck = Literal[
     RuleCheck,
     "password_field_masked",
     "wmi_agent_groups",
+    "wmi_agent_dcom_users",
+    "wmi_agent_perfmon_users",
     "wmi_namespace_access",
     "activesync_agent_group",
     "activesync_ou_read",

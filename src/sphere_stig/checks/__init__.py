@@ -14,6 +14,7 @@ from sphere_stig.checks import (
     users,
     webapp,
     windows,
+    wmi,
 )
 from sphere_stig.checks.base import REGISTRY, Check, Facts, Inputs, register
 
@@ -33,4 +34,5 @@ __all__ = [
     "users",
     "webapp",
     "windows",
+    "wmi",
 ]

@@ -1,4 +1,6 @@
-"""V-224763: the console's logon page shows the DoD Notice and Consent banner.
+"""The console's logon page: the DoD banner (V-224763) and the masked password.
+
+V-224763: the logon page shows the DoD Notice and Consent banner.
 
 The page is fetched over HTTPS (input ``console_login_path``) and its visible
 text (outside scripts, styles and noscript blocks) is searched for several
@@ -12,11 +14,19 @@ A logon page that builds its text in the browser shows nothing to a plain
 GET. When the page is empty, or holds scripts and hardly any text, the check
 cannot tell whether the banner would appear, so it reports not reviewed with
 the manual procedure instead of a finding.
+
+AUTH-02 (STIG overview, not a rule): the same page asks for the password in
+an ``<input type="password">``, which browsers mask, and carries no password
+value in its HTML. A field whose name, id or autocomplete says password but
+whose type is another one shows the password as it is typed: a finding. A
+page without any password field cannot be judged (a script may add the form,
+or the console may sign in with certificates only).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from sphere_stig.checks.base import Facts, Inputs, register
@@ -53,13 +63,7 @@ MANUAL_STEPS = (
 def login_banner(facts: Facts, inputs: Inputs) -> Verdict:
     page = require_http(facts)
     source = f"{facts.host}: HTTPS GET {page.url}"
-    if not 200 <= page.status < 300:
-        path = inputs.get("console_login_path") or "/"
-        raise CheckError(
-            f"{source} answered HTTP {page.status}, not the logon page; check the "
-            f'input console_login_path (now "{path}") and that the console is up, '
-            "then run again"
-        )
+    _require_success(page, inputs, source)
     text = visible_text(page.body)
     found = [p for p in BANNER_PHRASES if _normalised(p) in text]
     missing = [p for p in BANNER_PHRASES if p not in found]
@@ -156,3 +160,145 @@ def visible_text(body: str) -> str:
     parser.feed(body)
     parser.close()
     return _normalised(" ".join(parser.parts))
+
+
+# -- AUTH-02 ------------------------------------------------------------------
+
+# Names, ids and autocomplete tokens that mark a field as a password field.
+_PASSWORD_WORDS = re.compile(r"pass(?:word|wd)|pwd", re.IGNORECASE)
+_PASSWORD_AUTOCOMPLETE = frozenset({"current-password", "new-password"})
+
+PASSWORD_MANUAL_STEPS = (
+    "open the console's logon page in a browser, type into the password field "
+    "and confirm that only masking characters appear"
+)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """An ``<input>`` of the page, with the attributes that decide masking."""
+
+    type: str  # lower case; "text" when the attribute is absent
+    name: str
+    id: str
+    autocomplete: str
+    has_value: bool
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return f'input name="{self.name}"'
+        return f'input id="{self.id}"' if self.id else "input without name or id"
+
+    @property
+    def password_like(self) -> bool:
+        tokens = set(self.autocomplete.lower().split())
+        return (
+            self.type == "password"
+            or bool(tokens & _PASSWORD_AUTOCOMPLETE)
+            or bool(
+                _PASSWORD_WORDS.search(self.name) or _PASSWORD_WORDS.search(self.id)
+            )
+        )
+
+
+@register("password_field_masked", needs=("http",))
+def password_field_masked(facts: Facts, inputs: Inputs) -> Verdict:
+    page = require_http(facts)
+    source = f"{facts.host}: HTTPS GET {page.url}"
+    _require_success(page, inputs, source)
+    fields = [f for f in form_fields(page.body) if f.password_like]
+    fetched = _fetched(page, source)
+
+    if not fields:
+        scripted = _rendered_in_browser(page.body, visible_text(page.body))
+        why = (
+            "The logon page is built by scripts in the browser"
+            if scripted
+            else "The logon page has no password field"
+        )
+        return not_reviewed(
+            f"{why}, so its HTML cannot show how the password is entered; verify "
+            f"by hand: {PASSWORD_MANUAL_STEPS}",
+            fetched,
+            Evidence(
+                item="password field",
+                observed="no input of type password, or named as one, in the page",
+                expected='an <input type="password">',
+                source=source,
+            ),
+        )
+    evidence = [fetched, *(_field_evidence(f, source) for f in fields)]
+    if not any(f.type == "password" for f in fields):
+        evidence.append(
+            Evidence(
+                item="masked password input",
+                observed="none",
+                expected='at least one <input type="password">',
+                source=source,
+                ok=False,
+            )
+        )
+    return conclude(
+        "The console logon page masks the password as it is typed",
+        "The console logon page can show a password in readable form",
+        evidence,
+    )
+
+
+def _field_evidence(field: FormField, source: str) -> Evidence:
+    # The value itself is never repeated: it may be a real password.
+    masked = field.type in ("password", "hidden")
+    observed = f'type="{field.type}"'
+    if field.has_value:
+        observed += " with a value in the page source"
+    return Evidence(
+        item=field.label,
+        observed=observed,
+        expected='type="password" without a value',
+        source=source,
+        ok=masked and not field.has_value,
+    )
+
+
+def _require_success(page: HttpPage, inputs: Inputs, source: str) -> None:
+    if not 200 <= page.status < 300:
+        path = inputs.get("console_login_path") or "/"
+        raise CheckError(
+            f"{source} answered HTTP {page.status}, not the logon page; check the "
+            f'input console_login_path (now "{path}") and that the console is up, '
+            "then run again"
+        )
+
+
+class _FormFields(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: list[FormField] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag != "input":
+            return
+        # HTML keeps the first of repeated attributes.
+        values: dict[str, str | None] = {}
+        for key, value in attrs:
+            values.setdefault(key, value)
+        self.fields.append(
+            FormField(
+                type=(values.get("type") or "text").strip().lower(),
+                name=values.get("name") or "",
+                id=values.get("id") or "",
+                autocomplete=values.get("autocomplete") or "",
+                has_value=bool(values.get("value")),
+            )
+        )
+
+    handle_startendtag = handle_starttag
+
+
+def form_fields(body: str) -> list[FormField]:
+    """Every ``<input>`` of the page, in document order."""
+    parser = _FormFields()
+    parser.feed(body)
+    parser.close()
+    return parser.fields

@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from sphere_stig.facts import TlsScan, WindowsFacts
 from sphere_stig.inventory import Host
-from sphere_stig.transports.http import HttpPage
 from sphere_stig.outcome import CollectionError
+from sphere_stig.transports.http import HttpPage
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,9 @@ class PortProbe:
         return self.state == "open"
 
 
-def probe_tcp(address: str, port: int, timeout: float, tls_name: str | None = None) -> PortProbe:
+def probe_tcp(
+    address: str, port: int, timeout: float, tls_name: str | None = None
+) -> PortProbe:
     """TCP connect, and a TLS handshake on top when ``tls_name`` is given.
 
     The handshake does not validate the certificate: trust is judged by the
@@ -59,4 +61,6 @@ def probe_tcp(address: str, port: int, timeout: float, tls_name: str | None = No
                     f"certificate of {len(cert)} bytes)",
                 )
         except (ssl.SSLError, OSError) as exc:
-            return PortProbe(address, port, "refused", f"TCP open but TLS failed: {exc}")
+            return PortProbe(
+                address, port, "refused", f"TCP open but TLS failed: {exc}"
+            )

@@ -30,7 +30,9 @@ class HttpPage:
     history: tuple[str, ...] = ()
 
 
-def fetch(host: str, url: str, server_name: str, address: str, timeout: float) -> HttpPage:
+def fetch(
+    host: str, url: str, server_name: str, address: str, timeout: float
+) -> HttpPage:
     """GET ``url`` (which names ``server_name``) from ``address``, following redirects."""
     import requests
     from requests.adapters import HTTPAdapter
@@ -38,11 +40,18 @@ def fetch(host: str, url: str, server_name: str, address: str, timeout: float) -
     class _PinnedAddress(HTTPAdapter):
         # Connect to the inventory address while the URL and SNI keep the
         # host name, so virtual hosts and certificates see the real name.
-        def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-            conn = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        def get_connection_with_tls_context(
+            self, request, verify, proxies=None, cert=None
+        ):
+            conn = super().get_connection_with_tls_context(
+                request, verify, proxies, cert
+            )
             conn.host = address
             conn.assert_hostname = False
-            conn.conn_kw = {**getattr(conn, "conn_kw", {}), "server_hostname": server_name}
+            conn.conn_kw = {
+                **getattr(conn, "conn_kw", {}),
+                "server_hostname": server_name,
+            }
             return conn
 
     session = requests.Session()
@@ -53,9 +62,13 @@ def fetch(host: str, url: str, server_name: str, address: str, timeout: float) -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            response = session.get(url, timeout=timeout, verify=False, allow_redirects=True)
+            response = session.get(
+                url, timeout=timeout, verify=False, allow_redirects=True
+            )
     except requests.exceptions.ConnectTimeout:
-        raise CollectionError(host, f"HTTPS GET {url}", f"no answer within {timeout:g} s") from None
+        raise CollectionError(
+            host, f"HTTPS GET {url}", f"no answer within {timeout:g} s"
+        ) from None
     except requests.exceptions.ConnectionError as exc:
         reason = "connection refused" if "refused" in str(exc).lower() else str(exc)
         raise CollectionError(host, f"HTTPS GET {url}", reason) from None

@@ -17,6 +17,7 @@ connect timeout. Every failure becomes a
 from __future__ import annotations
 
 import logging
+import math
 import re
 import ssl
 import threading
@@ -141,7 +142,8 @@ def open_session(
             user,
             password,
             authentication=ldap3.SIMPLE,
-            receive_timeout=endpoint.timeout,
+            # ldap3 packs this into a socket option that takes whole seconds.
+            receive_timeout=max(1, math.ceil(endpoint.timeout)),
             read_only=True,
             # A DC refers subtree searches to its DNS and configuration
             # partitions by domain name; following them would leave the

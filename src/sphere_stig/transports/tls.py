@@ -140,7 +140,9 @@ def scan(
                 host, source, f"certificate probe failed: {_attempt_error(attempt)}"
             )
         deployment = attempt.result.certificate_deployments[0]
-        chain = tuple(describe_certificate(c) for c in deployment.received_certificate_chain)
+        chain = tuple(
+            describe_certificate(c) for c in deployment.received_certificate_chain
+        )
         anchors = Path(trust_anchors).resolve()
         for validation in deployment.path_validation_results:
             if Path(validation.trust_store.path).resolve() == anchors:
