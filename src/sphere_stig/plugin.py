@@ -25,6 +25,7 @@ from sphere_stig.answers import (
     load_answers,
     load_waivers,
 )
+from sphere_stig.exporters.run import export_run
 from sphere_stig.inventory import Inventory, InventoryError, available, load
 from sphere_stig.official import (
     OfficialBenchmark,
@@ -42,10 +43,10 @@ CAT_MARKERS = {"high": "cat1", "medium": "cat2", "low": "cat3"}
 
 @dataclass(frozen=True)
 class Case:
-    """One generated test: a rule or port row on one host."""
+    """One generated test: a rule, port row or requirement on one host."""
 
-    kind: str
-    entry: object  # catalog.Rule or catalog.PortRow
+    kind: str  # "stig", "port" or "requirement"
+    entry: object  # catalog.Rule, catalog.PortRow or catalog.Requirement
     host: object  # inventory.Host
 
     @property
@@ -120,7 +121,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="LIST",
         default=gate.DEFAULT,
         help="results that fail the run: comma-separated cat1, cat2, cat3, ports, "
-        f"error, or none (default: {gate.DEFAULT}); waived findings never do",
+        f"requirements, error, or none (default: {gate.DEFAULT}); a finding under "
+        "a valid waiver never does",
     )
     group.addoption(
         "--reports-dir",
@@ -204,10 +206,12 @@ def pytest_configure(config: pytest.Config) -> None:
             c.describe() for c in revision_changes(official, catalog.load_rules())
         )
     config.stash[STATE] = state
-    if report_dir is not None and config.pluginmanager.hasplugin("html"):
-        from sphere_stig.html_report import HtmlReport
+    if report_dir is not None:
+        config.pluginmanager.register(RunRecorder(config, state), "sphere-stig-run")
+        if config.pluginmanager.hasplugin("html"):
+            from sphere_stig.html_report import HtmlReport
 
-        config.pluginmanager.register(HtmlReport(state), "sphere-stig-html")
+            config.pluginmanager.register(HtmlReport(state), "sphere-stig-html")
 
 
 def _load_decisions(config: pytest.Config, inventory: Inventory):
@@ -388,37 +392,72 @@ def _make(case: Case, item, status, summary, evidence, report) -> Result:
     )
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    state = _controller_state(report)
-    if state is None:
-        return
-    for name, value in report.user_properties:
-        if name == PROPERTY:
-            result = Result.from_json(json.loads(value))
-            state.results.append(result)
-            _append_stream(state, result)
+class RunRecorder:
+    """The controller's side of a run: gathers every result (also from xdist
+    workers), streams it to disk, applies the gate, writes the exports and
+    the closing lines. Registered only on the controller of a real run."""
 
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config = config
+        self.state = state
 
-_CONFIG: list[pytest.Config] = []
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == PROPERTY:
+                result = Result.from_json(json.loads(value))
+                self.state.results.append(result)
+                self._stream(result)
 
+    def _stream(self, result: Result) -> None:
+        """Each result is on disk the moment it is known: an interrupted run keeps it."""
+        with open(self.state.report_dir / "results.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(result.to_json()) + "\n")
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        state = self.state
+        state.decision = gate.decide(state.results, state.fail_on)
+        # The gate decides between "tests failed" and "ok"; an interrupted run,
+        # a usage error or an internal error keeps pytest's own status.
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = (
+                pytest.ExitCode.TESTS_FAILED
+                if state.decision.failed
+                else pytest.ExitCode.OK
+            )
+        state.meta = run_meta(self.config, state)
+        write_json(state.results, state.report_dir / "results.json", state.meta)
+        state.exported = export_run(
+            state.report_dir, state.inventory, state.results, state.meta, state.official
+        )
 
-
-def _controller_state(report) -> RunState | None:
-    if not _CONFIG or _is_worker(_CONFIG[0]):
-        return None
-    return _CONFIG[0].stash.get(STATE, None)
-
-
-def _append_stream(state: RunState, result: Result) -> None:
-    """Each result is on disk the moment it is known: an interrupted run keeps it."""
-    if state.report_dir is None:
-        return
-    with open(state.report_dir / "results.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(result.to_json()) + "\n")
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The run's last terminal lines: the gate, the counts, where the reports are."""
+        state = self.state
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        counts: dict[str, int] = {}
+        for r in state.results:
+            key = "error" if r.status is Status.ERROR else r.ckl_status
+            counts[key] = counts.get(key, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        where = state.report_dir
+        if where.is_relative_to(Path.cwd()):
+            where = where.relative_to(Path.cwd())
+        if state.exported:
+            reporter.write_line(
+                f"sphere-stig: checklist validator found {len(state.exported)} "
+                "problem(s), see checklist-validation.txt"
+            )
+        for note in state.revision_notes:
+            reporter.write_line(f"sphere-stig: XCCDF differs from the catalog: {note}")
+        if state.decision is not None:
+            reporter.write_line(f"sphere-stig: {state.decision.line(state.fail_on)}")
+        reporter.write_line(
+            f"sphere-stig: {summary or 'no results'}; reports in {where}/"
+        )
 
 
 def run_meta(config: pytest.Config, state: RunState) -> dict:
@@ -438,88 +477,3 @@ def run_meta(config: pytest.Config, state: RunState) -> dict:
         "official_text": state.official.filename if state.official else "",
         "revision_changes": list(state.revision_notes),
     }
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    state = config.stash.get(STATE, None)
-    if state is None or state.report_dir is None:
-        return
-    state.decision = gate.decide(state.results, state.fail_on)
-    # The gate decides between "tests failed" and "ok"; an interrupted run,
-    # a usage error or an internal error keeps pytest's own status.
-    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        session.exitstatus = (
-            pytest.ExitCode.TESTS_FAILED
-            if state.decision.failed
-            else pytest.ExitCode.OK
-        )
-    state.meta = run_meta(config, state)
-    write_json(state.results, state.report_dir / "results.json", state.meta)
-    state.exported = _export(state)
-
-
-def _export(state: RunState) -> list[str]:
-    """Checklists and HDF for every Sphere server, each validated as written.
-
-    Returns the problems the validator found (empty when every file is clean).
-    """
-    from sphere_stig.exporters.checklist import ChecklistAsset, write_checklists
-    from sphere_stig.exporters.hdf import write_hdf_reports
-    from sphere_stig.exporters.validate import validate_ckl, validate_cklb
-
-    stamp = state.report_dir.name
-    stig_hosts = {r.host for r in state.results if r.kind == "stig"}
-    assets = [
-        ChecklistAsset.from_host(h)
-        for h in state.inventory.hosts
-        if h.name in stig_hosts
-    ]
-    stig_results = [r for r in state.results if r.kind == "stig"]
-    problems = []
-    checklists = state.report_dir / "checklists"
-    checklists.mkdir(exist_ok=True)
-    for path in write_checklists(
-        checklists, assets, stig_results, state.official, stamp=stamp
-    ):
-        validate = validate_ckl if path.suffix == ".ckl" else validate_cklb
-        problems += [
-            f"{path.name}: {p.level} {p.code} {p.message}"
-            for p in validate(path.read_bytes())
-        ]
-    hdf = state.report_dir / "hdf"
-    hdf.mkdir(exist_ok=True)
-    write_hdf_reports(hdf, state.meta, stig_results, state.official, stamp=stamp)
-    if problems:
-        (state.report_dir / "checklist-validation.txt").write_text(
-            "\n".join(problems) + "\n", encoding="utf-8"
-        )
-    return problems
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """The run's last terminal line: what was found and where the reports are."""
-    state = config.stash.get(STATE, None)
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if state is None or state.report_dir is None or reporter is None:
-        return
-    counts: dict[str, int] = {}
-    for r in state.results:
-        key = "error" if r.status is Status.ERROR else r.ckl_status
-        counts[key] = counts.get(key, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no results"
-    where = state.report_dir
-    if where.is_relative_to(Path.cwd()):
-        where = where.relative_to(Path.cwd())
-    if state.exported:
-        reporter.write_line(
-            f"sphere-stig: checklist validator found {len(state.exported)} problem(s), "
-            "see checklist-validation.txt"
-        )
-    for note in state.revision_notes:
-        reporter.write_line(f"sphere-stig: XCCDF differs from the catalog: {note}")
-    if state.decision is not None:
-        reporter.write_line(f"sphere-stig: {state.decision.line(state.fail_on)}")
-    reporter.write_line(f"sphere-stig: {summary}; reports in {where}/")
