@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -49,7 +50,15 @@ def install_missing(packages: Sequence[str], debconf: Sequence[str] = ()) -> lis
             env=env,
         )
     lock = ["-o", f"DPkg::Lock::Timeout={LOCK_WAIT_SECONDS}"]
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *lock, *missing]
+    command = [
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        *lock,
+        *missing,
+    ]
     # The package lists may be stale on a fresh machine: refresh them only
     # when the first attempt fails.
     if subprocess.run(command, env=env, check=False).returncode != 0:
@@ -135,3 +144,21 @@ def stop_pid(pid: int, grace: float = 10.0) -> str:
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not alive(pid), 5.0)
     return f"killed (ignored SIGTERM for {grace:g} s)"
+
+
+def bound(address: str, port: int, protocol: str = "tcp") -> bool:
+    """True when a socket listens on ``address:port`` (from /proc/net/).
+
+    Reading the kernel's table sends nothing, so waiting for a daemon this
+    way leaves no half-made connections in its log.
+    """
+    local = f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}"
+    try:
+        lines = Path(f"/proc/net/{protocol}").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    # TCP sockets must be in LISTEN (0A); a bound UDP socket is enough.
+    return any(
+        fields[1] == local and (protocol == "udp" or fields[3] == "0A")
+        for fields in (line.split() for line in lines)
+    )

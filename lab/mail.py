@@ -9,7 +9,8 @@ directories; the system's /etc/postfix is never configured) on 127.0.0.6:
 
 The certificate is a leaf for ``mail1.lab.example`` from the lab CA
 (``<run-dir>/pki/mail1-smtp.pem`` with the intermediate, and ``.key``),
-reissued whenever the CA has changed or it is about to expire. Every
+kept by :func:`lab.pki.ensure_leaf`: reissued whenever the CA has changed
+or the leaf is about to expire. Every
 transport is Postfix's ``error`` transport: the gateway accepts nothing for
 delivery anywhere, so no message ever leaves the machine.
 
@@ -23,6 +24,7 @@ command line (``lab/down`` recognises it) and turns a SIGTERM into
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import socket
@@ -174,66 +176,15 @@ def render_master_cf() -> str:
     )
 
 
-def ensure_certificate(layout: Layout) -> bool:
-    """Issue the gateway's leaf unless the current one is still good.
+def ensure_certificate(layout: Layout) -> str | None:
+    """Issue the gateway's leaf from the lab CA unless the current one is good.
 
-    Returns True when a new certificate was written.
+    Returns why a new certificate was written, or None when it was reused.
     """
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
+    # Imported here: cryptography would triple the memory of ``run``.
     from lab import pki
 
-    intermediate_cert = x509.load_pem_x509_certificate(
-        (layout.pki / "intermediate.pem").read_bytes()
-    )
-    now = dt.datetime.now(dt.UTC)
-    if _leaf_is_current(layout, intermediate_cert, now):
-        return False
-    key = serialization.load_pem_private_key(
-        (layout.pki / "intermediate.key").read_bytes(), password=None
-    )
-    issuer = pki.Identity("intermediate", key, intermediate_cert)  # type: ignore[arg-type]
-    leaf = pki.make_server_leaf(HOST, issuer, now, CERT_STEM)
-    key_pem = leaf.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    chain = b"".join(
-        c.public_bytes(serialization.Encoding.PEM) for c in (leaf.cert, intermediate_cert)
-    )
-    localsvc.write_private(layout.key, key_pem)
-    layout.cert.write_bytes(chain)
-    return True
-
-
-def _leaf_is_current(layout: Layout, intermediate, now) -> bool:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-
-    from lab import pki
-
-    if not (layout.cert.is_file() and layout.key.is_file()):
-        return False
-    try:
-        leaf = x509.load_pem_x509_certificates(layout.cert.read_bytes())[0]
-        leaf.verify_directly_issued_by(intermediate)
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
-        return False
-    deadline = now + dt.timedelta(days=pki.MIN_DAYS_LEFT)
-    names = set(san.get_values_for_type(x509.DNSName))
-    addresses = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
-    return (
-        leaf.not_valid_after_utc > deadline
-        and HOST.fqdn in names
-        and HOST.address in addresses
-    )
+    return pki.ensure_leaf(layout.pki, HOST, CERT_STEM)
 
 
 def _postfix(layout: Layout, *arguments: str) -> subprocess.CompletedProcess:
@@ -257,8 +208,21 @@ def write_config(layout: Layout) -> None:
     # denied". The queue directory itself stays root's; Postfix makes and
     # owns what is inside it.
     shutil.chown(layout.data, "postfix", "postfix")
-    (layout.conf / "main.cf").write_text(render_main_cf(layout))
-    (layout.conf / "master.cf").write_text(render_master_cf())
+    _write_settled(layout.conf / "main.cf", render_main_cf(layout))
+    _write_settled(layout.conf / "master.cf", render_master_cf())
+
+
+def _write_settled(path: Path, text: str) -> None:
+    """Write a Postfix configuration file that Postfix will read at once.
+
+    Postfix reads a configuration file again and again, for about two
+    seconds, while its modification time is not yet in the past (an editor
+    might still be writing it). Backdating the file skips that wait, which
+    was most of the gateway's start-up time.
+    """
+    path.write_text(text)
+    settled = time.time() - 10
+    os.utime(path, (settled, settled))
 
 
 def smtp_banner(port: int, implicit_tls: bool, ca: Path, timeout: float = 2.0) -> str:
@@ -275,6 +239,8 @@ def smtp_banner(port: int, implicit_tls: bool, ca: Path, timeout: float = 2.0) -
 
 
 def _ready(layout: Layout) -> bool:
+    if not localsvc.bound(HOST.address, 25):
+        return False
     try:
         return smtp_banner(25, False, layout.pki / "ca.pem").startswith("220")
     except OSError:
@@ -291,7 +257,7 @@ def up(layout: Layout) -> int:
         say(f"installed {' '.join(installed)}")
     reissued = ensure_certificate(layout)
     if reissued:
-        say(f"{HOST.name}: issued {layout.cert.name} for {HOST.fqdn} from the lab CA")
+        say(f"{HOST.name}: issued {layout.cert.name} for {HOST.fqdn} ({reissued})")
     pid = running(layout)
     if pid is not None and master_running(layout):
         if reissued:
@@ -306,13 +272,22 @@ def up(layout: Layout) -> int:
     started = time.monotonic()
     write_config(layout)
     layout.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "lab.mail", "run", "--run-dir", str(layout.run_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "lab.mail",
+        "run",
+        "--run-dir",
+        str(layout.run_dir),
+    ]
     process = localsvc.start_detached(command, layout.log, cwd=LAB_DIR.parent)
     layout.pid_file.write_text(f"{process.pid}\n")
     if not localsvc.wait_until(
         lambda: _ready(layout) or process.poll() is not None, START_SECONDS, 0.1
     ):
-        say(f"{HOST.name}: Postfix did not answer on {HOST.address}:25; see {layout.log}")
+        say(
+            f"{HOST.name}: Postfix did not answer on {HOST.address}:25; see {layout.log}"
+        )
         return 1
     if process.poll() is not None:
         say(f"{HOST.name}: Postfix exited with {process.returncode}; see {layout.log}")
@@ -339,7 +314,9 @@ def down(layout: Layout) -> int:
         started = time.monotonic()
         result = _postfix(layout, "stop")
         outcome = "stopped" if result.returncode == 0 else result.stderr.strip()
-        say(f"{HOST.name}: postfix stop: {outcome} ({time.monotonic() - started:.1f} s)")
+        say(
+            f"{HOST.name}: postfix stop: {outcome} ({time.monotonic() - started:.1f} s)"
+        )
     if pid is not None:
         # The parent exits with the master; only a stuck one is signalled.
         if not localsvc.wait_until(lambda: not localsvc.alive(pid), 10.0):

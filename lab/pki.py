@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -402,6 +403,63 @@ def ensure(
     if reason is None:
         return Pki(directory, secrets_dir), None
     return create(directory, secrets_dir, hosts, now=now), reason
+
+
+def ensure_leaf(
+    directory: Path,
+    host: LabHost,
+    stem: str,
+    *,
+    now: dt.datetime | None = None,
+) -> str | None:
+    """Issue ``<stem>.key`` / ``<stem>.pem`` for a host outside ``HOSTS``.
+
+    Lab services with hosts of their own (a monitored Windows server) get
+    their leaf here, from the intermediate of the PKI that :func:`ensure`
+    keeps; that function neither issues nor checks these files. The leaf is
+    reused while it names the host, chains to the current intermediate and
+    stays valid for ``MIN_DAYS_LEFT`` days. Returns why it was (re)issued, or
+    None when it was reused.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    pki = Pki(directory, directory)
+    intermediate_cert = _first_cert(pki.file("intermediate.pem"))
+    reason = _why_leaf_stale(pki, host, stem, intermediate_cert, now)
+    if reason is None:
+        return None
+    key = serialization.load_pem_private_key(
+        pki.file("intermediate.key").read_bytes(), password=None
+    )
+    assert isinstance(key, rsa.RSAPrivateKey)
+    intermediate = Identity("intermediate", key, intermediate_cert)
+    leaf = make_server_leaf(host, intermediate, now, stem)
+    _write_identity(pki, leaf, (intermediate_cert,))
+    return reason
+
+
+def _why_leaf_stale(
+    pki: Pki,
+    host: LabHost,
+    stem: str,
+    intermediate: x509.Certificate,
+    now: dt.datetime,
+) -> str | None:
+    if not pki.file(f"{stem}.key").is_file():
+        return f"{stem}.key is missing"
+    try:
+        cert = _first_cert(pki.file(f"{stem}.pem"))
+    except (OSError, ValueError) as exc:
+        return f"{stem}.pem cannot be read ({exc})"
+    try:
+        # Fails once the PKI has been rebuilt since the leaf was issued.
+        cert.verify_directly_issued_by(intermediate)
+    except (ValueError, TypeError, InvalidSignature):
+        return f"{stem}.pem was not issued by the current intermediate"
+    if cert.not_valid_after_utc < now + dt.timedelta(days=MIN_DAYS_LEFT):
+        return f"{stem}.pem expires on {cert.not_valid_after_utc:%Y-%m-%d}"
+    if not _leaf_matches(cert, host):
+        return f"{stem}.pem does not name {host.fqdn} / {host.address}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

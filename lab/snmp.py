@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -105,7 +104,9 @@ def render_config(auth_key: str, priv_key: str) -> str:
 def command(layout: Layout) -> list[str]:
     # -C: only our config file; -f: stay in the foreground (we record the
     # pid); -Lo: log to stdout (the log file); -m "": Debian ships no MIB
-    # files, so loading none keeps the log free of "Cannot find module".
+    # files, so loading none keeps the log free of "Cannot find module";
+    # -I -smux: without it snmpd also listens for SMUX peers on TCP 199 of
+    # every address, outside the lab's 127.0.0.4.
     return [
         shutil.which("snmpd") or "/usr/sbin/snmpd",
         "-f",
@@ -115,17 +116,14 @@ def command(layout: Layout) -> list[str]:
         str(layout.config),
         "-m",
         "",
+        "-I",
+        "-smux",
     ]
 
 
 def bound(address: str = ADDRESS, port: int = PORT) -> bool:
-    """True when some process holds the UDP socket (from /proc/net/udp)."""
-    local = f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}"
-    try:
-        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
-    except OSError:
-        return False
-    return any(line.split()[1] == local for line in lines)
+    """True when some process holds the agent's UDP socket."""
+    return localsvc.bound(address, port, "udp")
 
 
 def v3_get(layout: Layout, timeout: float = 1.0) -> str:
@@ -157,7 +155,9 @@ def v3_get(layout: Layout, timeout: float = 1.0) -> str:
         finally:
             engine.close_dispatcher()
         if indication is not None or int(status):
-            raise RuntimeError(f"SNMPv3 GET failed: {indication or status.prettyPrint()}")
+            raise RuntimeError(
+                f"SNMPv3 GET failed: {indication or status.prettyPrint()}"
+            )
         return str(var_binds[0][1])
 
     return asyncio.run(ask())
@@ -191,7 +191,9 @@ def up(layout: Layout) -> int:
     env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(layout.persistent)}
     process = localsvc.start_detached(command(layout), layout.log, env)
     layout.pid_file.write_text(f"{process.pid}\n")
-    if not localsvc.wait_until(lambda: bound() or process.poll() is not None, START_SECONDS):
+    if not localsvc.wait_until(
+        lambda: bound() or process.poll() is not None, START_SECONDS
+    ):
         say(f"{NAME}: snmpd did not bind udp {ADDRESS}:{PORT}; see {layout.log}")
         return 1
     if process.poll() is not None:

@@ -78,7 +78,7 @@ class BrowserResponder:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((address, port))
         # A short timeout lets the serving thread notice stop().
-        self._sock.settimeout(0.5)
+        self._sock.settimeout(0.2)
         self._thread = threading.Thread(
             target=self._serve, name="sql-browser", daemon=True
         )

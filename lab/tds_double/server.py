@@ -34,6 +34,7 @@ import socket
 import ssl
 import struct
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -298,6 +299,12 @@ class _Connection:
                 finished = True
             except ssl.SSLWantReadError:
                 finished = False
+            except ssl.SSLError:
+                # The alert that ends the handshake goes out wrapped too.
+                alert = outgoing.read()
+                if alert:
+                    self.send(PacketType.PRELOGIN, alert)
+                raise
             flight = outgoing.read()
             if flight:
                 # The server's last flight (ChangeCipherSpec, Finished) is
@@ -313,7 +320,7 @@ class _Connection:
             "%s TLS inside TDS: %s %s%s",
             self.peer,
             tls.version(),
-            tls.cipher()[0],
+            (tls.cipher() or ("?",))[0],
             " (login only)" if login_only else "",
         )
         self.transport = _TlsOverSocket(self.sock, tls, incoming, outgoing)
@@ -332,14 +339,21 @@ class _Connection:
             "%s TDS 8 TLS: %s %s, ALPN %s",
             self.peer,
             tls_sock.version(),
-            tls_sock.cipher()[0],
+            (tls_sock.cipher() or ("?",))[0],
             alpn or "none",
         )
         kind, payload = self.read_message(limit=65536)
         if kind != PacketType.PRELOGIN:
             raise ProtocolError(f"first TDS 8 message is type {kind:#x}, not PRELOGIN")
         options = wire.parse_prelogin(payload)
-        # The session is encrypted whatever the client's ENCRYPTION byte says.
+        asked = options.get(Option.ENCRYPTION, b"")
+        log.info(
+            "%s PRELOGIN inside TLS: client ENCRYPTION %s -> ENCRYPT_ON",
+            self.peer,
+            asked.hex() or "absent",
+        )
+        # The session is encrypted whatever the client's ENCRYPTION byte says
+        # (FreeTDS sends ENCRYPT_NOT_SUP here).
         self.send(PacketType.REPLY, self._prelogin_answer(options, Encrypt.ON))
         return True
 
@@ -493,6 +507,8 @@ class _Connection:
         if len(body) < 2:
             raise ProtocolError("transaction manager request without a type")
         (request,) = struct.unpack_from("<H", body, 0)
+        names = {TM_BEGIN: "begin", TM_COMMIT: "commit", TM_ROLLBACK: "rollback"}
+        log.info("%s transaction manager: %s", self.peer, names.get(request, request))
         tokens = b""
         if request in (TM_COMMIT, TM_ROLLBACK):
             env = (
@@ -543,17 +559,26 @@ class TdsDouble:
         self._stopping = threading.Event()
         if config.mode != "off":
             self.wrapped_context = self._context(ssl.TLSVersion.TLSv1_2)
-            self.strict_context = self._context(ssl.TLSVersion.TLSv1_3)
+            # TDS 8 is TLS 1.2 or 1.3 only, whatever the TDS 7.x floor is.
+            self.strict_context = self._context(
+                ssl.TLSVersion.TLSv1_3, floor=ssl.TLSVersion.TLSv1_2
+            )
             self.strict_context.set_alpn_protocols([ALPN_TDS8])
 
-    def _context(self, maximum: ssl.TLSVersion) -> ssl.SSLContext:
+    def _context(
+        self, maximum: ssl.TLSVersion, floor: ssl.TLSVersion = ssl.TLSVersion.TLSv1
+    ) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(self.config.cert), str(self.config.key))
-        minimum = TLS_VERSIONS[self.config.tls_min]
+        minimum = max(TLS_VERSIONS[self.config.tls_min], floor)
         if minimum < ssl.TLSVersion.TLSv1_2:
             # OpenSSL 3 keeps TLS 1.0/1.1 suites behind security level 0.
             context.set_ciphers("DEFAULT:@SECLEVEL=0")
-        context.minimum_version = minimum
+        with warnings.catch_warnings():
+            # Python flags TLS 1.0/1.1 as deprecated; offering them on
+            # request is the point of --tls-min.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = minimum
         context.maximum_version = maximum
         # No TLS 1.3 session tickets: they would arrive after the handshake
         # and SQL Server's clients do not resume sessions.

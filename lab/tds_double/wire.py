@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 HEADER = struct.Struct(">BBHHBB")
@@ -114,7 +115,7 @@ def parse_prelogin(payload: bytes) -> dict[int, bytes]:
     return options
 
 
-def build_prelogin(options: list[tuple[int, bytes]]) -> bytes:
+def build_prelogin(options: Sequence[tuple[int, bytes]]) -> bytes:
     table = b""
     data = b""
     offset = 5 * len(options) + 1

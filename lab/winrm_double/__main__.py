@@ -7,7 +7,9 @@
         --log lab/.run/logs/winrm-sphere01.log
 
 The root store of hosts whose windows.json sets root_store_include_lab_ca
-gets ``<pki-dir>/ca.pem`` (default lab/.run/pki). Run it from the repository
+gets ``<pki-dir>/ca.pem`` (default lab/.run/pki). For a monitored Windows
+host, ``--tcp-listen 135,445`` also holds the DCOM/WMI and SMB ports open
+(accept and close, no protocol). Run it from the repository
 root (``lab`` and ``sphere_stig`` must be importable).
 
 SIGTERM or Ctrl-C stops it cleanly (exit status 0).
@@ -70,8 +72,28 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_PKI_DIR,
         help="lab PKI folder; its ca.pem joins the root store of hosts that trust it",
     )
+    parser.add_argument(
+        "--tcp-listen",
+        type=_ports,
+        default=(),
+        metavar="PORTS",
+        help=(
+            "comma-separated TCP ports to accept and close connections on, for "
+            "the Windows ports a remote agent uses (e.g. 135,445)"
+        ),
+    )
     parser.add_argument("--log", type=Path, help="log file (default: stderr)")
     return parser.parse_args(argv)
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        ports = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of ports: {text!r}") from None
+    if not all(0 < p < 65536 for p in ports):
+        raise argparse.ArgumentTypeError(f"ports must be 1-65535: {text!r}")
+    return ports
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         user=args.user,
         password=password,
         pki_dir=args.pki_dir,
+        tcp_ports=args.tcp_listen,
     )
     try:
         double = WinRMDouble(config)

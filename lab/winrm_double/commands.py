@@ -2,9 +2,10 @@
 
 The double runs no program and no PowerShell. It decodes
 ``powershell -EncodedCommand <base64 UTF-16LE>``, recognises the collector
-script by its header line and answers with the output the real script would
-print on a host built like the image. Anything else ends with exit code 1 and
-an error saying so, so that nobody mistakes the double for a Windows host.
+script (host_facts.ps1 or wmi_facts.ps1) by its header line and answers with
+the output the real script would print on a host built like the image.
+Anything else ends with exit code 1 and an error saying so, so that nobody
+mistakes the double for a Windows host.
 
 Two behaviours of real hosts that clients trip over are reproduced:
 
@@ -32,6 +33,7 @@ from xml.sax.saxutils import escape
 from lab.winrm_double import wsman
 from lab.winrm_double.image import HostImage
 from sphere_stig.collectors.windows import HEADER as HOST_FACTS_HEADER
+from sphere_stig.collectors.wmi import HEADER as WMI_FACTS_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ UTF8_CODEPAGE = 65001
 _POWERSHELL = {"powershell", "powershell.exe"}
 _QUOTES = "'\u2018\u2019\u201a\u201b"
 _ASSIGNMENT = re.compile(
-    r"^\s*\$(?P<name>SphereRoot|ShutdownPort)\s*=\s*(?P<value>.+?)\s*;?\s*$",
+    r"^\s*\$(?P<name>SphereRoot|ShutdownPort|AgentAccount)\s*=\s*(?P<value>.+?)\s*;?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _PROGRESS_RECORD = (
@@ -195,16 +197,18 @@ class CommandRunner:
 
     def _answer(self, script: str) -> tuple[str, str]:
         lines = [ln.strip() for ln in script.splitlines()]
-        if HOST_FACTS_HEADER not in lines:
-            raise ScriptError(
-                f"This WS-Management test double for {self.host} does not run "
-                "PowerShell; it only answers the sphere-stig collector scripts "
-                f"('{HOST_FACTS_HEADER}')."
-            )
         values = {
             m.group("name").casefold(): m.group("value")
             for m in _ASSIGNMENT.finditer(script)
         }
+        if WMI_FACTS_HEADER in lines:
+            return self._wmi_facts(values)
+        if HOST_FACTS_HEADER not in lines:
+            raise ScriptError(
+                f"This WS-Management test double for {self.host} does not run "
+                "PowerShell; it only answers the sphere-stig collector scripts "
+                f"('{HOST_FACTS_HEADER}', '{WMI_FACTS_HEADER}')."
+            )
         root = single_quoted(values.get("sphereroot", ""))
         if root is None:
             raise ScriptError(
@@ -219,3 +223,14 @@ class CommandRunner:
         # The script escapes every non-ASCII character, as json.dumps does.
         document = json.dumps(facts, separators=(",", ":"), ensure_ascii=True)
         return document + "\r\n", f"host_facts root={root!r} shutdown_port={port_text}"
+
+    def _wmi_facts(self, values: dict[str, str]) -> tuple[str, str]:
+        account = single_quoted(values.get("agentaccount", ""))
+        if account is None:
+            raise ScriptError(
+                "The collector script does not set $AgentAccount to a "
+                "single-quoted name."
+            )
+        facts = self.image.wmi_facts(account)
+        document = json.dumps(facts, separators=(",", ":"), ensure_ascii=True)
+        return document + "\r\n", f"wmi_facts account={account!r}"

@@ -1,10 +1,12 @@
-"""A lab host image, and the host_facts answer computed from it.
+"""A lab host image, and the collector answers computed from it.
 
 An image folder holds ``fs/<Drive>/...`` (the Windows files) and
 ``windows.json`` (what is not a file: registry, certificate stores, ACLs,
-services, local groups). :meth:`HostImage.host_facts` applies the same rules
-as ``collectors/scripts/host_facts.ps1`` to that data, so the JSON it returns
-is what the real script would print on a host built like the image.
+services, local groups, WMI namespace security). :meth:`HostImage.host_facts`
+and :meth:`HostImage.wmi_facts` apply the same rules as
+``collectors/scripts/host_facts.ps1`` and ``wmi_facts.ps1`` to that data, so
+the JSON they return is what the real script would print on a host built
+like the image. A monitored Windows host without Sphere has no ``fs/``.
 
 ``windows.json`` keys (all optional except ``computer_name``)::
 
@@ -17,6 +19,11 @@ is what the real script would print on a host built like the image.
     services                   [{name, display_name, path_name, state, start_name}]
     registry                   {"HKLM\\<key>": {"<value>": str | [str] | int}}
     local_groups               {"Distributed COM Users": ["LAB\\svc-sphere"]}
+    accounts                   {"LAB\\svc-sphere": "S-1-5-21-...-1105"}: the SIDs
+                               names translate to (unlisted names do not resolve)
+    wmi_namespaces             {"root/cimv2": "<SDDL>", "root/cimv2/Security":
+                                "<SDDL>"}: namespace security as
+                               Win32SDToSDDL prints it, inherited ACEs included
 
 Both files are read on every request, so a test or a lab scenario can change
 the image while the double runs.
@@ -28,16 +35,22 @@ import base64
 import fnmatch
 import json
 import logging
+import re
 import socket
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
+from sphere_stig.collectors.wmi import GROUP_SIDS
 from sphere_stig.facts import SPHERE_FILES
 
 log = logging.getLogger(__name__)
 
 ROOT_STORE = "LocalMachine\\Root"
 GROUPS = ("Distributed COM Users", "Performance Monitor Users")
+# Where wmi_facts.ps1 starts reading namespace security, and how deep it goes.
+WMI_ROOT = "root/cimv2"
+WMI_DEPTH = 2
+_SID_IN_SDDL = re.compile(r"S-1-[0-9-]+")
 PROCRUN_KEY = "Apache Software Foundation\\Procrun 2.0\\{name}\\Parameters\\Java"
 PROCRUN_BASES = ("HKLM\\SOFTWARE\\WOW6432Node\\", "HKLM\\SOFTWARE\\")
 UNINSTALL_KEYS = (
@@ -159,6 +172,74 @@ class HostImage:
             },
             "warnings": warnings,
         }
+
+    # -- wmi_facts ------------------------------------------------------------
+
+    def wmi_facts(self, account: str) -> dict[str, Any]:
+        config = self.config()
+        accounts = {k.casefold(): v for k, v in config.get("accounts", {}).items()}
+        names = {sid.upper(): name for name, sid in config.get("accounts", {}).items()}
+        entry: dict[str, Any] = {"name": account, "sid": None, "error": None}
+        if account:
+            entry["sid"] = accounts.get(account.casefold())
+            if entry["sid"] is None:
+                # What NTAccount.Translate throws for a name nobody knows.
+                entry["error"] = (
+                    "Some or all identity references could not be translated."
+                )
+        groups = {}
+        for label, sid in GROUP_SIDS.items():
+            members = config.get("local_groups", {}).get(label, [])
+            groups[label] = {
+                "sid": sid,
+                "members": [
+                    {"name": m, "sid": accounts.get(m.casefold())} for m in members
+                ],
+                "error": None,
+            }
+        namespaces = self._namespaces(config.get("wmi_namespaces", {}))
+        sid_names: dict[str, str | None] = {}
+        for namespace in namespaces:
+            for sid in _SID_IN_SDDL.findall(namespace["sddl"] or ""):
+                sid_names.setdefault(sid, names.get(sid.upper()))
+        return {
+            "schema": 1,
+            "computer_name": config["computer_name"],
+            "account": entry,
+            "local_groups": groups,
+            "namespaces": namespaces,
+            "sid_names": sid_names,
+            "warnings": [],
+        }
+
+    @staticmethod
+    def _namespaces(table: dict[str, str]) -> list[dict[str, Any]]:
+        """root/cimv2 and the namespaces below it, breadth first, as the script."""
+        by_path = {k.replace("\\", "/").casefold(): (k, v) for k, v in table.items()}
+        found: list[dict[str, Any]] = []
+        pending = [(WMI_ROOT, 0)]
+        while pending:
+            path, depth = pending.pop(0)
+            known = by_path.get(path.casefold())
+            if known is None:
+                found.append(
+                    {"path": path, "sddl": None, "error": f"Invalid namespace {path}"}
+                )
+                continue
+            found.append({"path": path, "sddl": known[1], "error": None})
+            if depth >= WMI_DEPTH:
+                continue
+            prefix = path.casefold() + "/"
+            children = sorted(
+                (
+                    original.replace("\\", "/").rsplit("/", 1)[1]
+                    for key, (original, _) in by_path.items()
+                    if key.startswith(prefix) and "/" not in key[len(prefix) :]
+                ),
+                key=str.casefold,
+            )
+            pending.extend((f"{path}/{child}", depth + 1) for child in children)
+        return found
 
     def _webapps(self, sphere_root: str) -> dict[str, Any]:
         path = win_combine(sphere_root, "Tomcat\\webapps")

@@ -8,6 +8,11 @@ Kerberos or CredSSP, so the lab inventories use Basic over HTTPS.
 
 An unauthenticated Identify (header ``WSMANIDENTIFY: unauthenticated``) is
 answered on both listeners, as Windows does.
+
+A double that stands in for a monitored Windows host can also hold the ports
+a remote agent reaches it on (``tcp_ports``: 135 for DCOM/WMI, 445 for SMB).
+Those listeners accept a TCP connection and close it: they speak neither
+RPC nor SMB, and exist so that the port-table rows have a socket to probe.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import base64
 import binascii
 import hmac
 import logging
+import socketserver
 import ssl
 import threading
 from dataclasses import dataclass
@@ -47,13 +53,15 @@ class DoubleConfig:
     user: str
     password: str
     pki_dir: Path | None = None
+    # Accept-only TCP ports (see the module doc).
+    tcp_ports: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         # The password never reaches a log line or a traceback.
         return (
             f"DoubleConfig(host={self.host!r}, address={self.address!r}, "
             f"https_port={self.https_port!r}, http_port={self.http_port!r}, "
-            f"user={self.user!r})"
+            f"user={self.user!r}, tcp_ports={self.tcp_ports!r})"
         )
 
 
@@ -88,6 +96,16 @@ class _Listener(ThreadingHTTPServer):
             super().finish_request(secure, client_address)
         finally:
             secure.close()
+
+
+class _AcceptOnly(socketserver.ThreadingTCPServer):
+    """Accepts connections on one port and closes them at once."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: str, port: int) -> None:
+        super().__init__((address, port), socketserver.BaseRequestHandler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -224,6 +242,7 @@ class WinRMDouble:
         self.image = HostImage(config.image, config.pki_dir, config.address)
         self.service = ShellService(CommandRunner(self.image, config.host), config.host)
         self._listeners: list[_Listener] = []
+        self._tcp: list[_AcceptOnly] = []
         self._threads: list[threading.Thread] = []
 
     def __repr__(self) -> str:
@@ -275,6 +294,20 @@ class WinRMDouble:
             self._listeners.append(_Listener(self, "https", config.https_port, tls))
         if config.http_port is not None:
             self._listeners.append(_Listener(self, "http", config.http_port, None))
+        for port in config.tcp_ports:
+            self._tcp.append(_AcceptOnly(config.address, port))
+        for server in self._tcp:
+            thread = threading.Thread(
+                target=server.serve_forever, name="winrm-double-tcp", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+            log.info(
+                "%s: accept-only TCP listener on %s:%d",
+                config.host,
+                config.address,
+                server.server_address[1],
+            )
         for listener in self._listeners:
             thread = threading.Thread(
                 target=listener.serve_forever,
@@ -298,12 +331,13 @@ class WinRMDouble:
         raise KeyError(f"no {scheme} listener")
 
     def stop(self) -> None:
-        for listener in self._listeners:
+        for listener in [*self._listeners, *self._tcp]:
             listener.shutdown()
             listener.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         self._listeners.clear()
+        self._tcp.clear()
         self._threads.clear()
         log.info("WS-Management test double for %s stopped", self.config.host)
 

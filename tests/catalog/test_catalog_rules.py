@@ -196,7 +196,7 @@ def test_required_inputs_exist_with_their_rules():
     assert inputs["server_xml_acl_allowed"].used_by == ("V-224790",)
     assert inputs["required_dod_roots"].used_by == ("V-224768",)
     assert inputs["minimum_sphere_version"].used_by == ("V-225096",)
-    assert inputs["console_login_path"].used_by == ("V-224763",)
+    assert inputs["console_login_path"].used_by == ("V-224763", "AUTH-02")
     assert {"V-224770", "V-224777", "V-224778", "V-224779"} <= set(
         inputs["dod_trust_anchors"].used_by
     )

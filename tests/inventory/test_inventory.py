@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sphere_stig import redact
+from sphere_stig import catalog, redact
 from sphere_stig.inventory import InventoryError, load
 
 ROLES = {"sphere_server", "domain_controller", "database_server"}
@@ -140,6 +140,19 @@ def test_commented_template_is_a_clear_error():
 
 
 def test_shipped_lab_inventory_loads():
-    inventory = load("lab", REPO / "inventories", ROLES)
-    assert [h.name for h in inventory.hosts] == ["sphere01", "sphere02"]
+    inventory = load("lab", REPO / "inventories", catalog.ROLES)
+    # The Sphere servers first; the lab services' hosts follow.
+    assert [h.name for h in inventory.hosts][:2] == ["sphere01", "sphere02"]
     assert inventory.host("sphere01").connections.winrm.scheme == "https"
+
+
+def test_lab_win01_takes_winrm_from_the_defaults():
+    # Given the shipped lab inventory, when win01 is read, then it is a
+    # monitored Windows server reached like the Sphere hosts over WinRM
+    inventory = load("lab", REPO / "inventories", catalog.ROLES)
+    win01 = inventory.host("win01")
+
+    assert win01.roles == ("windows_server",)
+    assert win01.address == "127.0.0.13"
+    assert win01.connections.winrm == inventory.host("sphere01").connections.winrm
+    assert win01.inputs["wmi_agent_account"] == "LAB\\svc-sphere-wmi"

@@ -139,3 +139,38 @@ def test_a_missing_password_forces_a_rebuild(tmp_path):
     reason = lab_pki.why_not_reusable(tmp_path / "pki", tmp_path / "secrets")
 
     assert reason == "the password of sphere01.p12 is missing"
+
+
+def test_a_leaf_for_a_host_outside_the_list_is_issued_once(tmp_path):
+    # Given a lab PKI and a lab service's own host (not in HOSTS)
+    lab_pki.ensure(tmp_path / "pki", tmp_path / "secrets")
+    win01 = lab_pki.LabHost("win01", "127.0.0.13")
+
+    # When its leaf is asked for twice
+    first = lab_pki.ensure_leaf(tmp_path / "pki", win01, "win01-winrm")
+    serial = cert(tmp_path / "pki" / "win01-winrm.pem").serial_number
+    second = lab_pki.ensure_leaf(tmp_path / "pki", win01, "win01-winrm")
+
+    # Then it is issued the first time, verifies by name and address, and is
+    # reused afterwards; the PKI itself stays reusable
+    assert first == "win01-winrm.key is missing"
+    assert second is None
+    leaf_file = tmp_path / "pki" / "win01-winrm.pem"
+    assert cert(leaf_file).serial_number == serial
+    built = lab_pki.Pki(tmp_path / "pki", tmp_path / "secrets")
+    verify(built, leaf_file, x509.DNSName("win01.lab.example"))
+    verify(built, leaf_file, x509.IPAddress(ipaddress.ip_address("127.0.0.13")))
+    key_mode = (tmp_path / "pki" / "win01-winrm.key").stat().st_mode
+    assert stat.S_IMODE(key_mode) == 0o600
+    assert lab_pki.why_not_reusable(tmp_path / "pki", tmp_path / "secrets") is None
+
+
+def test_a_leaf_from_an_older_pki_is_issued_again(tmp_path):
+    lab_pki.ensure(tmp_path / "pki", tmp_path / "secrets")
+    win01 = lab_pki.LabHost("win01", "127.0.0.13")
+    lab_pki.ensure_leaf(tmp_path / "pki", win01, "win01-winrm")
+
+    lab_pki.create(tmp_path / "pki", tmp_path / "secrets")
+    reason = lab_pki.ensure_leaf(tmp_path / "pki", win01, "win01-winrm")
+
+    assert reason == "win01-winrm.pem was not issued by the current intermediate"

@@ -129,6 +129,7 @@ RequirementCheck = Literal[
     "wmi_namespace_access",
     "activesync_agent_group",
     "activesync_ou_read",
+    "activesync_ou_inheritance",
 ]
 InputType = Literal["int", "str", "bool", "path", "version", "list[str]"]
 

@@ -83,13 +83,16 @@ def _membership(facts: Facts, inputs: Inputs, labels: Sequence[str]) -> Verdict:
         return input_not_set(ACCOUNT_INPUT, facts.host, "the agent's DOMAIN\\name")
     account = _account(wmi, str(name))
     evidence = [_member_evidence(wmi, label, account) for label in labels]
-    groups = and_list(labels)
-    noun = "group" if len(labels) == 1 else "groups"
+    missing = [label for label, e in zip(labels, evidence, strict=True) if not e.ok]
     return conclude(
-        f"{account.name} is a member of the local {noun} {groups}",
-        f"{account.name} is not a member of every local group it needs",
+        f"{account.name} is a member of the local {_groups(labels)}",
+        f"{account.name} is not a member of the local {_groups(missing)}",
         [*evidence, *_account_note(wmi, account)],
     )
+
+
+def _groups(labels: Sequence[str]) -> str:
+    return ("group " if len(labels) == 1 else "groups ") + and_list(labels)
 
 
 def _member_evidence(wmi: WmiFacts, label: str, account: Principal) -> Evidence:

@@ -329,7 +329,9 @@ class _Reader:
         while queue:
             current, via = queue.pop(0)
             for dn in _values(current, "member"):
-                if dn.lower() in found:
+                # A nested group may list the outer group again: a loop
+                # Active Directory allows and the walk must step over.
+                if dn.lower() in found or dn.lower() == group["dn"].lower():
                     continue
                 if len(found) >= MAX_MEMBERS:
                     return tuple(found.values()), False
@@ -406,7 +408,11 @@ def _group_aces(raw: bytes, group_sid: str | None) -> tuple[tuple[Ace, ...], int
     allow = {ACEType.ACCESS_ALLOWED_ACE_TYPE, ACEType.ACCESS_ALLOWED_OBJECT_ACE_TYPE}
     deny = {ACEType.ACCESS_DENIED_ACE_TYPE, ACEType.ACCESS_DENIED_OBJECT_ACE_TYPE}
     dacl = SECURITY_DESCRIPTOR.from_bytes(raw).Dacl
-    entries = list(dacl.aces) if dacl is not None else []
+    if dacl is None:
+        # A directory object always has a DACL; none means the bytes are
+        # not a descriptor (a DACL that is truly absent would grant all).
+        raise ValueError("it carries no DACL")
+    entries = list(dacl.aces)
     found = []
     for ace in entries:
         if group_sid is None or str(ace.Sid) != group_sid:

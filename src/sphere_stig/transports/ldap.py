@@ -192,12 +192,13 @@ def errors(host: str, source: str, timeout: float | None = None) -> Iterator[Non
 def mapped(
     host: str, source: str, exc: BaseException, timeout: float | None = None
 ) -> CollectionError:
-    reason = _reason(exc, timeout)
-    log.debug("%s: %s (%s: %s)", host, reason, type(exc).__name__, exc)
-    return CollectionError(host, source, reason)
+    why = reason(exc, timeout)
+    log.debug("%s: %s (%s: %s)", host, why, type(exc).__name__, exc)
+    return CollectionError(host, source, why)
 
 
-def _reason(exc: BaseException, timeout: float | None = None) -> str:
+def reason(exc: BaseException, timeout: float | None = None) -> str:
+    """A human reason for an ldap3 or socket error."""
     from ldap3.core import exceptions as x
 
     text = str(exc)

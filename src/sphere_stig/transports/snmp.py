@@ -23,9 +23,9 @@ import logging
 import threading
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sphere_stig.inventory import Host, InventoryError
+from sphere_stig.inventory import Host, InventoryError, SnmpSettings
 from sphere_stig.outcome import CollectionError
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,12 @@ NAME = "snmp"
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 
+# How every timeout reason starts (see is_silence).
+NO_ANSWER = "no answer"
+
 # pyasn1 error-status value of an SNMPv2 authorizationError (RFC 3416).
 AUTHORIZATION_ERROR = 16
 
-AuthName = Literal["SHA", "SHA-256", "SHA-384", "SHA-512"]
-PrivName = Literal["AES", "AES-192", "AES-256"]
 CommunityVersion = Literal["v1", "v2c"]
 
 # What a GET returns: text (OCTET STRING, IpAddress, OID), a number, or
@@ -54,7 +55,9 @@ def _pysnmp() -> Any:
     try:
         from pysnmp.hlapi.v3arch import asyncio as hlapi
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError("the SNMP checks need pysnmp: pip install 'pysnmp==7.1.29'") from exc
+        raise ImportError(
+            "the SNMP checks need pysnmp: pip install 'pysnmp==7.1.29'"
+        ) from exc
     return hlapi
 
 
@@ -125,23 +128,7 @@ class UsmCredentials:
         return f"user {self.user} authPriv {self.auth_protocol}/{self.priv_protocol}"
 
 
-class SnmpSettingsLike(Protocol):
-    """The inventory's ``connections.snmp`` as this module reads it."""
-
-    port: int
-    user: str | None
-    auth_protocol: str
-    priv_protocol: str
-    timeout: float
-
-    @property
-    def auth_key(self) -> Any: ...
-
-    @property
-    def priv_key(self) -> Any: ...
-
-
-def configured(settings: SnmpSettingsLike) -> bool:
+def configured(settings: SnmpSettings) -> bool:
     """True when the inventory gives a user and both keys (authPriv)."""
     return bool(settings.user and settings.auth_key and settings.priv_key)
 
@@ -164,7 +151,11 @@ def credentials_for(host: Host) -> UsmCredentials:
     except InventoryError as exc:
         raise CollectionError(host.name, target.source, str(exc)) from None
     return UsmCredentials(
-        settings.user, settings.auth_protocol, auth_key, settings.priv_protocol, priv_key
+        settings.user,
+        settings.auth_protocol,
+        auth_key,
+        settings.priv_protocol,
+        priv_key,
     )
 
 
@@ -182,7 +173,9 @@ def plain_value(value: Any) -> SnmpValue:
     from pyasn1.type import univ
     from pysnmp.proto import rfc1902, rfc1905
 
-    if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
+    if isinstance(
+        value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView
+    ):
         return None
     if isinstance(value, rfc1902.IpAddress):
         return ".".join(str(b) for b in value.asOctets())
@@ -216,7 +209,7 @@ def error_reason(
     who = f"user {user}" if user else "the community"
     if kind == "RequestTimedOut":
         return (
-            f"no answer within {target.timeout:g} s: the agent is down, UDP "
+            f"{NO_ANSWER} within {target.timeout:g} s: the agent is down, UDP "
             f"{target.port} is filtered, SNMPv3 is off, or the privacy key or "
             "protocol is wrong (an agent drops what it cannot decrypt)"
         )
@@ -242,6 +235,11 @@ def error_reason(
     return f"the agent answered error-status {status} for {', '.join(oids)}"
 
 
+def is_silence(error: BaseException) -> bool:
+    """True for a request that got no answer at all (as opposed to a refusal)."""
+    return isinstance(error, CollectionError) and error.reason.startswith(NO_ANSWER)
+
+
 class _Engine:
     """One pysnmp engine and its transport target, for one agent."""
 
@@ -262,23 +260,37 @@ async def _open(target: SnmpTarget) -> _Engine:
         )
     except Exception as exc:  # pysnmp wraps resolver and socket errors
         engine.close_dispatcher()
-        raise CollectionError(target.host, target.source, f"cannot open: {exc}") from None
+        raise CollectionError(
+            target.host, target.source, f"cannot open: {exc}"
+        ) from None
     return _Engine(engine, transport)
 
 
 async def _get(
-    opened: _Engine, auth: Any, target: SnmpTarget, user: str | None, oids: tuple[str, ...]
+    opened: _Engine,
+    auth: Any,
+    target: SnmpTarget,
+    user: str | None,
+    oids: tuple[str, ...],
 ) -> dict[str, SnmpValue]:
     hlapi = _pysnmp()
     request = [hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in oids]
     indication, status, _index, var_binds = await hlapi.get_cmd(
-        opened.engine, auth, opened.transport, hlapi.ContextData(), *request, lookupMib=False
+        opened.engine,
+        auth,
+        opened.transport,
+        hlapi.ContextData(),
+        *request,
+        lookupMib=False,
     )
     if indication is not None or int(status) != 0:
         reason = error_reason(indication, int(status), target, user, oids)
         log.debug("%s: %s: %s", target.host, target.source, reason)
         raise CollectionError(target.host, target.source, reason)
-    return {oid: plain_value(value) for oid, (_name, value) in zip(oids, var_binds, strict=True)}
+    return {
+        oid: plain_value(value)
+        for oid, (_name, value) in zip(oids, var_binds, strict=True)
+    }
 
 
 class SnmpSession:
@@ -311,13 +323,17 @@ class SnmpSession:
                 self.credentials.describe(),
             )
         log.debug("RUN snmp get %s %s", self.target.source, " ".join(oids))
-        return await _get(self._opened, self._auth(), self.target, self.credentials.user, oids)
+        return await _get(
+            self._opened, self._auth(), self.target, self.credentials.user, oids
+        )
 
     def close(self) -> None:
         if self._opened is not None:
             self._opened.close()
             self._opened = None
-            log.info("SNMP session to %s (%s) closed", self.target.host, self.target.source)
+            log.info(
+                "SNMP session to %s (%s) closed", self.target.host, self.target.source
+            )
 
 
 async def community_get(
@@ -336,7 +352,7 @@ async def community_get(
         auth = hlapi.CommunityData(community, mpModel=0 if version == "v1" else 1)
         return await _get(opened, auth, target, None, oids)
     except CollectionError as exc:
-        if exc.reason.startswith("no answer"):
+        if is_silence(exc):
             return None
         raise
     finally:
@@ -364,7 +380,9 @@ class SnmpPool:
     def session(self, host: Host) -> SnmpSession:
         with self._guard:
             if host.name not in self._sessions:
-                self._sessions[host.name] = SnmpSession(target_for(host), credentials_for(host))
+                self._sessions[host.name] = SnmpSession(
+                    target_for(host), credentials_for(host)
+                )
             return self._sessions[host.name]
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -397,7 +415,9 @@ class SnmpPool:
             try:
                 session.close()
             except Exception as exc:  # a close failure must not hide results
-                log.warning("closing SNMP session to %s failed: %s", session.target.host, exc)
+                log.warning(
+                    "closing SNMP session to %s failed: %s", session.target.host, exc
+                )
         if loop is not None:
             # Let the dispatchers' cancelled timers finish before the loop goes.
             loop.run_until_complete(asyncio.sleep(0))
