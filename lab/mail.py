@@ -278,7 +278,8 @@ def up(layout: Layout) -> int:
         "lab.mail",
         "run",
         "--run-dir",
-        str(layout.run_dir),
+        # The trailing slash is what lab/down looks for ("lab/.run/").
+        f"{layout.run_dir}/",
     ]
     process = localsvc.start_detached(command, layout.log, cwd=LAB_DIR.parent)
     layout.pid_file.write_text(f"{process.pid}\n")

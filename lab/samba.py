@@ -22,7 +22,6 @@ domain is reused and every object is created only when it is missing.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import secrets
 import shutil
@@ -37,9 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ldap3
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from ldap3.core.exceptions import LDAPException, LDAPNoSuchObjectResult
 from ldap3.protocol.formatters.formatters import format_sid
 from ldap3.protocol.microsoft import security_descriptor_control
@@ -47,7 +43,7 @@ from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
 
 from lab.catalina import running_pid
 from lab.hosts import DOMAIN, RUN_DIR, LabHost
-from lab.pki import MIN_DAYS_LEFT, Identity, make_server_leaf
+from lab.pki import ensure_leaf
 
 REPO = Path(__file__).resolve().parents[1]
 DC = LabHost("dc1", "127.0.0.3")
@@ -204,52 +200,16 @@ def ensure_password(path: Path) -> str:
     return password
 
 
-def _load_intermediate(pki_dir: Path) -> Identity:
-    cert = x509.load_pem_x509_certificate((pki_dir / "intermediate.pem").read_bytes())
-    key = serialization.load_pem_private_key(
-        (pki_dir / "intermediate.key").read_bytes(), password=None
-    )
-    return Identity("intermediate", key, cert)  # type: ignore[arg-type]
-
-
-def _leaf_is_current(layout: Layout, intermediate: x509.Certificate) -> bool:
-    try:
-        leaf = x509.load_pem_x509_certificates(layout.tls_cert.read_bytes())[0]
-        # Fails when lab.pki has rebuilt the CA since the leaf was issued.
-        leaf.verify_directly_issued_by(intermediate)
-    except (OSError, ValueError, TypeError, InvalidSignature):
-        return False
-    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(days=MIN_DAYS_LEFT)
-    return leaf.not_valid_after_utc > deadline and layout.tls_key.is_file()
-
-
 def ensure_certificate(layout: Layout) -> bool:
-    """Issue dc1's LDAPS certificate from the lab intermediate when needed.
+    """dc1's LDAPS certificate from the lab intermediate, issued when needed.
 
     Returns True when a new certificate was written (a running DC must then
     be restarted to serve it).
     """
-    pki_dir = layout.ca_pem.parent
-    intermediate = _load_intermediate(pki_dir)
-    if _leaf_is_current(layout, intermediate.cert):
+    reason = ensure_leaf(layout.ca_pem.parent, DC, f"{DC.name}-ldap")
+    if reason is None:
         return False
-    leaf = make_server_leaf(
-        DC, intermediate, dt.datetime.now(dt.UTC), f"{DC.name}-ldap"
-    )
-    key = leaf.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    # Samba refuses a key file that others can read.
-    _write_private(layout.tls_key, key)
-    # Leaf then intermediate, so that clients get the whole chain.
-    chain = b"".join(
-        c.public_bytes(serialization.Encoding.PEM)
-        for c in (leaf.cert, intermediate.cert)
-    )
-    layout.tls_cert.write_bytes(chain)
-    say(f"issued {layout.tls_cert.name} for {DC.fqdn} / {DC.address}")
+    say(f"issued {layout.tls_cert.name} for {DC.fqdn} / {DC.address} ({reason})")
     return True
 
 
@@ -292,6 +252,9 @@ def provision(layout: Layout, admin_password: str) -> None:
         shutil.rmtree(layout.root)
     layout.root.mkdir(parents=True)
     started = time.monotonic()
+    # samba-tool takes the administrator password only as an argument. The
+    # lab accepts that it shows in the process list for these few seconds;
+    # everything later reaches the DC over LDAPS or through its own database.
     command = [
         "samba-tool", "domain", "provision",
         f"--targetdir={layout.root}",
@@ -301,16 +264,12 @@ def provision(layout: Layout, admin_password: str) -> None:
         "--dns-backend=SAMBA_INTERNAL",
         f"--host-ip={DC.address}",
         f"--host-name={DC.name}",
+        f"--adminpass={admin_password}",
         *_options(layout),
     ]  # fmt: skip
-    # samba-tool takes the administrator password only as an argument. The
-    # lab accepts that it shows in the process list for these few seconds;
-    # everything later reaches the DC over LDAPS or through its own database.
-    command.append("--adminpass=" + admin_password)
     result = subprocess.run(command, capture_output=True, text=True)
-    (layout.run_dir / "logs" / "samba-provision.log").write_text(
-        result.stdout.replace(admin_password, "***") + result.stderr
-    )
+    output = (result.stdout + result.stderr).replace(admin_password, "********")
+    (layout.run_dir / "logs" / "samba-provision.log").write_text(output)
     if result.returncode != 0:
         raise RuntimeError(
             f"provisioning failed (exit {result.returncode}); see "

@@ -18,9 +18,10 @@ import ldap3
 import pytest
 from cryptography import x509
 
+from lab import pki as lab_pki
 from lab import samba
 from lab.catalina import running_pid
-from lab.hosts import RUN_DIR
+from lab.hosts import HOSTS, RUN_DIR
 from sphere_stig import catalog, inventory
 from sphere_stig.collectors.cache import FactCache, WinRMPool
 from sphere_stig.collectors.directory import read_directory
@@ -217,3 +218,20 @@ def test_the_dc_binds_its_address_through_the_prefix_trick(tmp_path):
     assert "--option=bind interfaces only = yes" in options
     assert "--option=dns forwarder = 127.0.0.1" in options
     assert all(str(tmp_path) in o for o in options if "directory" in o or "file =" in o)
+
+
+def test_the_ldaps_certificate_is_issued_once_and_again_for_a_new_ca(tmp_path):
+    layout = samba.Layout(tmp_path)
+    lab_pki.create(tmp_path / "pki", tmp_path / "secrets", HOSTS[:1])
+
+    assert samba.ensure_certificate(layout) is True
+    first = layout.tls_cert.read_bytes()
+    assert samba.ensure_certificate(layout) is False
+    assert stat.S_IMODE(layout.tls_key.stat().st_mode) == 0o600
+    # leaf, then the intermediate that signed it
+    assert len(x509.load_pem_x509_certificates(first)) == 2
+
+    lab_pki.create(tmp_path / "pki", tmp_path / "secrets", HOSTS[:1])
+
+    assert samba.ensure_certificate(layout) is True
+    assert layout.tls_cert.read_bytes() != first

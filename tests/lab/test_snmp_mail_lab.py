@@ -173,7 +173,7 @@ def postfix_pid() -> int:
 def test_postfix_parent_is_recorded_with_a_lab_run_command_line(postfix_pid):
     line = cmdline(postfix_pid)
 
-    assert "lab/.run" in line and "lab.mail run" in line
+    assert "lab/.run/" in line and "lab.mail run" in line  # what lab/down matches
     assert mail.master_running(MAIL)
 
 

@@ -17,7 +17,7 @@ from sphere_stig.outcome import CollectionError, Status
 from sphere_stig.portchecks import snmp as check
 from sphere_stig.ports import evaluate_port
 from sphere_stig.transports import snmp
-from tests.transports.snmpd_agent import ADDRESS, PORT, SYS_DESCR, running_agent
+from tests.transports.snmpd_agent import ADDRESS, SYS_DESCR, running_agent
 
 ROW = next(r for r in catalog.load_ports() if r.id == "LST-09")
 REPO = RUN_DIR.parents[1]
@@ -201,14 +201,14 @@ def test_agent_answering_public_passes_with_the_warning(tmp_path_factory, tmp_pa
         host = make_host(
             tmp_path,
             address=ADDRESS,
-            port=PORT,
+            port=agent.port,
             user="t-sha512-aes256",
             auth_protocol="SHA-512",
             priv_protocol="AES-256",
             auth_key=agent.auth_key,
             priv_key=agent.priv_key,
         )
-        row = ROW.model_copy(update={"ports": (PORT,)})
+        row = ROW.model_copy(update={"ports": (agent.port,)})
 
         verdict = check.probe_snmp(row, host)
 

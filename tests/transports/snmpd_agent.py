@@ -1,7 +1,8 @@
 """A private net-snmp agent for the SNMP tests, separate from the lab's.
 
-It listens on 127.0.0.41 (UDP 1161, so the lab's 127.0.0.4:161 is never
-touched) with one user per protocol pair the inventory allows, a user it
+It listens on 127.0.0.41 on a UDP port picked for each start (so the
+lab's 127.0.0.4:161 is never touched, and two test runs at once do not
+meet) with one user per protocol pair the inventory allows, a user it
 authenticates but lets read nothing, and, when asked, the v1/v2c community
 "public". The keys are made per test session and never leave the temporary
 directory.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +26,6 @@ from lab.localsvc import wait_until
 from lab.snmp import bound
 
 ADDRESS = "127.0.0.41"
-PORT = 1161
 SYS_DESCR = "sphere-stig test agent"
 # user -> (auth protocol, privacy protocol), in the inventory's spelling,
 # which is also net-snmp's.
@@ -65,6 +66,12 @@ def _config(agent: Agent) -> str:
     return "\n".join(lines) + "\n"
 
 
+def free_udp_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
 @contextmanager
 def running_agent(directory: Path, community: str | None = None) -> Iterator[Agent]:
     snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
@@ -73,7 +80,11 @@ def running_agent(directory: Path, community: str | None = None) -> Iterator[Age
             "snmpd is not installed: run lab/up (it installs snmpd)", pytrace=False
         )
     agent = Agent(
-        ADDRESS, PORT, secrets.token_hex(12), secrets.token_hex(12), community
+        ADDRESS,
+        free_udp_port(ADDRESS),
+        secrets.token_hex(12),
+        secrets.token_hex(12),
+        community,
     )
     directory = directory.resolve()
     config = directory / "snmpd.conf"
@@ -90,9 +101,11 @@ def running_agent(directory: Path, community: str | None = None) -> Iterator[Age
         )
     try:
         if not wait_until(
-            lambda: bound(ADDRESS, PORT) or process.poll() is not None, 10
+            lambda: bound(ADDRESS, agent.port) or process.poll() is not None, 10
         ):
-            pytest.fail(f"the test snmpd did not bind {ADDRESS}:{PORT}", pytrace=False)
+            pytest.fail(
+                f"the test snmpd did not bind {ADDRESS}:{agent.port}", pytrace=False
+            )
         if process.poll() is not None:
             log_text = (directory / "snmpd.log").read_text(errors="replace")
             pytest.fail(f"the test snmpd exited: {log_text[-2000:]}", pytrace=False)

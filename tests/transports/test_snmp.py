@@ -1,8 +1,8 @@
 """The SNMP transport: protocol names, error reasons, values, and real agents.
 
 The unit tests need no network. The live tests talk to a private snmpd
-(``snmpd_agent.py``) started for this module on 127.0.0.41:1161, with
-pysnmp as the real client; nothing is mocked there.
+(``snmpd_agent.py``) started for this module on 127.0.0.41, on a free UDP
+port, with pysnmp as the real client; nothing is mocked there.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from sphere_stig.transports import snmp
 from tests.transports.snmpd_agent import (
     ADDRESS,
     NO_ACCESS_USER,
-    PORT,
     SYS_DESCR,
     USERS,
     running_agent,
@@ -32,7 +31,7 @@ TARGET = snmp.SnmpTarget("dev1", "127.0.0.41", 1161, 1.5)
 
 
 def make_host(
-    tmp_path, name="dev1", address=ADDRESS, port=PORT, timeout=2.0, **snmp_settings
+    tmp_path, name="dev1", address=ADDRESS, port=161, timeout=2.0, **snmp_settings
 ):
     """A host loaded through a real inventory file, keys as file references."""
     settings = {"port": port, "timeout": timeout, **snmp_settings}
@@ -190,7 +189,7 @@ def test_missing_credentials_are_a_collection_error(tmp_path):
 
     with pytest.raises(CollectionError, match="no SNMPv3 credentials") as caught:
         snmp.credentials_for(host)
-    assert caught.value.source == f"SNMP udp://{ADDRESS}:{PORT}"
+    assert caught.value.source == f"SNMP udp://{ADDRESS}:161"
 
 
 def test_unreadable_key_file_names_the_file(tmp_path):
@@ -214,16 +213,25 @@ def agent(tmp_path_factory):
 
 
 @pytest.fixture
+def agent_host(tmp_path, agent):
+    """make_host for the private agent's address and port."""
+
+    def make(**settings):
+        return make_host(tmp_path, port=agent.port, **settings)
+
+    return make
+
+
+@pytest.fixture
 def pool():
     with snmp.SnmpPool() as pool:
         yield pool
 
 
 @pytest.mark.parametrize("user", sorted(USERS))
-def test_every_protocol_pair_reads_sysdescr(tmp_path, agent, pool, user):
+def test_every_protocol_pair_reads_sysdescr(agent_host, agent, pool, user):
     auth_name, priv_name = USERS[user]
-    host = make_host(
-        tmp_path,
+    host = agent_host(
         user=user,
         auth_protocol=auth_name,
         priv_protocol=priv_name,
@@ -237,9 +245,8 @@ def test_every_protocol_pair_reads_sysdescr(tmp_path, agent, pool, user):
     assert values[snmp.SYS_OBJECT_ID].startswith("1.3.6.1.4.1.8072.")
 
 
-def test_get_returns_one_value_and_none_for_a_missing_object(tmp_path, agent, pool):
-    host = make_host(
-        tmp_path,
+def test_get_returns_one_value_and_none_for_a_missing_object(agent_host, agent, pool):
+    host = agent_host(
         user="t-sha512-aes256",
         auth_protocol="SHA-512",
         priv_protocol="AES-256",
@@ -258,9 +265,8 @@ def _failure(pool, host) -> CollectionError:
     return caught.value
 
 
-def test_wrong_authentication_key_is_a_wrong_digest(tmp_path, agent, pool):
-    host = make_host(
-        tmp_path,
+def test_wrong_authentication_key_is_a_wrong_digest(agent_host, agent, pool):
+    host = agent_host(
         user="t-sha512-aes256",
         auth_protocol="SHA-512",
         priv_protocol="AES-256",
@@ -271,21 +277,18 @@ def test_wrong_authentication_key_is_a_wrong_digest(tmp_path, agent, pool):
     error = _failure(pool, host)
 
     assert error.host == "dev1"
-    assert error.source == f"SNMP udp://{ADDRESS}:{PORT}"
+    assert error.source == f"SNMP udp://{ADDRESS}:{agent.port}"
     assert error.reason.startswith("wrong digest")
 
 
-def test_unknown_user_is_reported_as_such(tmp_path, agent, pool):
-    host = make_host(
-        tmp_path, user="nobody", auth_key=agent.auth_key, priv_key=agent.priv_key
-    )
+def test_unknown_user_is_reported_as_such(agent_host, agent, pool):
+    host = agent_host(user="nobody", auth_key=agent.auth_key, priv_key=agent.priv_key)
 
     assert _failure(pool, host).reason.startswith("unknown user: ")
 
 
-def test_user_without_access_is_an_authorization_error(tmp_path, agent, pool):
-    host = make_host(
-        tmp_path,
+def test_user_without_access_is_an_authorization_error(agent_host, agent, pool):
+    host = agent_host(
         user=NO_ACCESS_USER,
         auth_protocol="SHA-512",
         priv_protocol="AES-256",
@@ -296,10 +299,9 @@ def test_user_without_access_is_an_authorization_error(tmp_path, agent, pool):
     assert _failure(pool, host).reason.startswith("authorization error: ")
 
 
-def test_wrong_privacy_key_goes_unanswered(tmp_path, agent, pool):
+def test_wrong_privacy_key_goes_unanswered(agent_host, agent, pool):
     # The agent cannot decrypt the request and drops it without a report.
-    host = make_host(
-        tmp_path,
+    host = agent_host(
         timeout=0.5,
         user="t-sha512-aes256",
         auth_protocol="SHA-512",
@@ -328,7 +330,7 @@ def test_no_agent_at_all_is_a_timeout(tmp_path, pool):
 
 
 def test_community_answers_are_data_and_silence_is_none(agent, pool):
-    target = snmp.SnmpTarget("dev1", ADDRESS, PORT, 0.5)
+    target = snmp.SnmpTarget("dev1", ADDRESS, agent.port, 0.5)
 
     v1, v2c, wrong = pool.gather(
         snmp.community_get(target, "public", "v1"),
@@ -341,12 +343,10 @@ def test_community_answers_are_data_and_silence_is_none(agent, pool):
     assert wrong is None
 
 
-def test_gather_returns_failures_instead_of_raising(tmp_path, agent, pool):
-    host = make_host(
-        tmp_path, user="nobody", auth_key=agent.auth_key, priv_key=agent.priv_key
-    )
+def test_gather_returns_failures_instead_of_raising(agent_host, agent, pool):
+    host = agent_host(user="nobody", auth_key=agent.auth_key, priv_key=agent.priv_key)
     session = pool.session(host)
-    target = snmp.SnmpTarget("dev1", ADDRESS, PORT, 0.5)
+    target = snmp.SnmpTarget("dev1", ADDRESS, agent.port, 0.5)
 
     v3, v2c = pool.gather(
         session.get(snmp.SYS_DESCR), snmp.community_get(target, "public", "v2c")
@@ -356,10 +356,9 @@ def test_gather_returns_failures_instead_of_raising(tmp_path, agent, pool):
     assert v2c == {snmp.SYS_DESCR: SYS_DESCR}
 
 
-def test_keys_never_reach_the_log(tmp_path, agent, caplog):
+def test_keys_never_reach_the_log(agent_host, agent, caplog):
     caplog.set_level(logging.DEBUG, logger="sphere_stig.transports.snmp")
-    host = make_host(
-        tmp_path,
+    host = agent_host(
         user="t-sha512-aes256",
         auth_protocol="SHA-512",
         priv_protocol="AES-256",

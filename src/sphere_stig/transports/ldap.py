@@ -153,14 +153,18 @@ def open_session(
         )
     except Exception as exc:
         raise mapped(host, endpoint.source, exc, endpoint.timeout) from None
-    with errors(host, endpoint.source, endpoint.timeout):
-        conn.open()
-        if not endpoint.use_ssl:
-            conn.start_tls()
-        if not conn.bind():
-            raise CollectionError(
-                host, endpoint.source, _bind_reason(user, conn.result)
-            )
+    try:
+        with errors(host, endpoint.source, endpoint.timeout):
+            conn.open()
+            if not endpoint.use_ssl:
+                conn.start_tls()
+            if not conn.bind():
+                raise CollectionError(
+                    host, endpoint.source, _bind_reason(user, conn.result)
+                )
+    except CollectionError:
+        _close_quietly(conn)
+        raise
     tls_socket = conn.socket
     log.info(
         "LDAP session to %s (%s, %s) opened as %s",
@@ -170,6 +174,13 @@ def open_session(
         user,
     )
     return conn
+
+
+def _close_quietly(conn: ldap3.Connection) -> None:
+    try:
+        conn.unbind()
+    except Exception as exc:  # the socket may be gone already
+        log.debug("closing a failed LDAP connection: %s", exc)
 
 
 def source_of(conn: ldap3.Connection) -> str:
