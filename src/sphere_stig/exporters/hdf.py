@@ -139,9 +139,10 @@ def write_hdf_reports(
     *,
     stamp: str,
 ) -> list[Path]:
-    """``<HOST>_ISEC7_Sphere_V3R1_<stamp>.hdf.json`` for every host of the run."""
+    """``<HOST>_ISEC7_Sphere_V3R1_<stamp>.hdf.json`` for every host with STIG results."""
     info = content.benchmark_info(official)
-    hosts = list(dict.fromkeys([*meta.get("hosts", ()), *_stig_hosts(results)]))
+    # Hosts the STIG applies to; a directory or mail host has no Sphere STIG.
+    hosts = _stig_hosts(results)
     written = []
     for host in hosts:
         name = f"{_safe(host)}_{info.file_stem}_{_safe(stamp)}.hdf.json"

@@ -6,6 +6,7 @@ importing this package registers them all.
 
 from sphere_stig.portchecks import (
     ldap,  # noqa: F401
+    ping,  # noqa: F401
     smtp,  # noqa: F401
     snmp,  # noqa: F401
     sql,  # noqa: F401
