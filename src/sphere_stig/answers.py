@@ -404,7 +404,9 @@ def apply(
     if verdict.status is Status.ERROR:
         return Applied(verdict)
     answer = None
-    if rule.manual and answers is not None:
+    # An answer decides what nothing else decided: a manual rule whose own
+    # comparison (V-225096 with its input) judged the host keeps that verdict.
+    if rule.manual and answers is not None and verdict.status is Status.NOT_REVIEWED:
         found = answers.find(rule.vuln_id, host_name)
         if found is not None:
             verdict, answer = _answered(rule, verdict, found, answers.path, today)

@@ -37,6 +37,28 @@ def missing_inputs(rule: catalog.Rule, inputs: Inputs) -> list[str]:
 
 
 def evaluate_rule(rule: catalog.Rule, host: Host, cache: FactCache) -> Verdict:
+    check = REGISTRY.get(rule.check)
+    if rule.manual and check is not None:
+        # A manual rule with a check: the reviewer supplies an input (taken
+        # from outside the host), the suite compares. Without the input it
+        # stays the reviewer's.
+        inputs = inputs_for(host)
+        missing = missing_inputs(rule, inputs)
+        if not missing:
+            facts = Facts(
+                host=host.name, **{s: cache.get(s, host) for s in check.needs}
+            )
+            return check.fn(facts, inputs)
+        return not_reviewed(
+            f"Manual check: {rule.procedure.strip()} (or set the input "
+            f"{', '.join(missing)} in the inventory to let the suite compare)",
+            Evidence(
+                item="reviewer answer",
+                observed="none recorded",
+                expected=(rule.record or "the reviewer's result").strip(),
+                source="manual procedure",
+            ),
+        )
     if rule.manual:
         return not_reviewed(
             f"Manual check: {rule.procedure.strip()}",
@@ -47,7 +69,6 @@ def evaluate_rule(rule: catalog.Rule, host: Host, cache: FactCache) -> Verdict:
                 source="manual procedure",
             ),
         )
-    check = REGISTRY.get(rule.check)
     if check is None:
         return not_reviewed(
             f"{NOT_IMPLEMENTED} ({rule.check}); verify by hand: {rule.procedure.strip()}"

@@ -20,12 +20,17 @@ from tests.integration.labrun import REPO, require_lab, run_suite, statuses
 NAF, OPEN, NR, NA = "NotAFinding", "Open", "Not_Reviewed", "Not_Applicable"
 MANUAL = {r.vuln_id for r in catalog.load_rules() if r.manual}
 
-# sphere01 answers every manual rule (inventories/lab.answers.yml); sphere02
-# has one expired answer (V-224767) and no others, so its manual rules stay
-# not reviewed, and every automated rule is open for a field reason.
+# sphere01 answers the manual rules (inventories/lab.answers.yml) and runs a
+# supported release; sphere02 has one expired answer (V-224767) and no
+# others, so its manual rules stay not reviewed, while V-225096 compares its
+# release (6.6.1) with the inventory's minimum_sphere_version and every
+# automated rule is open for a field reason.
 EXPECTED_STIG = {
     **{(r.vuln_id, "sphere01"): NAF for r in catalog.load_rules()},
-    **{(r.vuln_id, "sphere02"): NR if r.manual else OPEN for r in catalog.load_rules()},
+    **{
+        (r.vuln_id, "sphere02"): NR if r.check == catalog.MANUAL else OPEN
+        for r in catalog.load_rules()
+    },
 }
 
 EXPECTED_OTHER = {

@@ -67,6 +67,9 @@ __all__ = [
 
 FILES = ("rules.yml", "ports.yml", "requirements.yml", "roles.yml")
 MANUAL = "manual"
+# Checks of manual rules that compare a value the reviewer takes from outside
+# the host (the vendor's oldest supported release) with what the host shows.
+REVIEWER_INPUT_CHECKS = ("sphere_version_supported",)
 
 Severity = Literal["high", "medium", "low"]
 Area = Literal[
@@ -105,6 +108,7 @@ RuleCheck = Literal[
     "shutdown_port",
     "server_xml_acl",
     "transport_security_constraints",
+    "sphere_version_supported",
 ]
 # ports.yml explains each of these in its header comment.
 PortCheck = Literal[
@@ -270,7 +274,7 @@ class Rule(_Frozen):
             raise ValueError(
                 f"rule_id {self.rule_id} does not belong to {self.vuln_id}"
             )
-        if self.manual != (self.check == MANUAL):
+        if self.manual != (self.check in (MANUAL, *REVIEWER_INPUT_CHECKS)):
             raise ValueError(f"manual is {self.manual} but check is {self.check!r}")
         if self.manual and self.record is None:
             raise ValueError("a manual rule must say what the reviewer records")
