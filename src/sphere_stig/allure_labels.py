@@ -5,7 +5,12 @@ A no-op when allure-pytest is not collecting results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from sphere_stig.outcome import Verdict
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SEVERITY = {"high": "critical", "medium": "normal", "low": "minor"}
 # A public page of each rule, for the link on every Allure result; the
@@ -13,12 +18,14 @@ SEVERITY = {"high": "critical", "medium": "normal", "low": "minor"}
 RULE_LINK = "https://stigviewer.cyberprotection.com/stigs/isec7_sphere/2024-08-20/finding/{vuln_id}"
 
 
-try:
-    from allure_commons import hookimpl as _allure_hook
-except ImportError:  # allure-pytest not installed: the class is never registered
-
-    def _allure_hook(**_kwargs):
+def _allure_hook(**kwargs: Any) -> Callable[[F], F]:
+    """allure-commons' hook marker, or nothing when allure-pytest is absent
+    (the class using it is then never registered)."""
+    try:
+        from allure_commons import hookimpl
+    except ImportError:
         return lambda fn: fn
+    return hookimpl(**kwargs)
 
 
 class KeepTargetHost:

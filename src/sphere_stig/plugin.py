@@ -13,6 +13,7 @@ import logging
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ from sphere_stig.answers import (
     load_waivers,
 )
 from sphere_stig.exporters.run import export_run
-from sphere_stig.inventory import Inventory, InventoryError, available, load
+from sphere_stig.inventory import Host, Inventory, InventoryError, available, load
 from sphere_stig.official import (
     OfficialBenchmark,
     OfficialTextError,
@@ -46,16 +47,20 @@ class Case:
     """One generated test: a rule, port row or requirement on one host."""
 
     kind: str  # "stig", "port" or "requirement"
-    entry: object  # catalog.Rule, catalog.PortRow or catalog.Requirement
-    host: object  # inventory.Host
+    entry: catalog.Rule | catalog.PortRow | catalog.Requirement
+    host: Host
 
     @property
     def id(self) -> str:
-        return self.entry.vuln_id if self.kind == "stig" else self.entry.id
+        if isinstance(self.entry, catalog.Rule):
+            return self.entry.vuln_id
+        return self.entry.id
 
     @property
     def roles(self) -> tuple[str, ...]:
-        return self.entry.target_roles if self.kind == "port" else self.entry.roles
+        if isinstance(self.entry, catalog.PortRow):
+            return self.entry.target_roles
+        return self.entry.roles
 
     def __repr__(self) -> str:
         # Shown by pytest and Allure as the parameter value.
@@ -207,7 +212,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.stash[STATE] = state
     if report_dir is not None:
-        config.pluginmanager.register(RunRecorder(config, state), "sphere-stig-run")
+        config.pluginmanager.register(
+            RunRecorder(config, state, report_dir), "sphere-stig-run"
+        )
         if config.pluginmanager.hasplugin("html"):
             from sphere_stig.html_report import HtmlReport
 
@@ -247,22 +254,22 @@ def _cases(config: pytest.Config, kind: str) -> list[Case]:
     state = config.stash.get(STATE, None)
     if state is None:
         return []
-    entries = {
-        "stig": catalog.load_rules,
-        "port": catalog.load_ports,
-        "requirement": catalog.load_requirements,
-    }[kind]()
-    return [
-        Case(kind, entry, host)
-        for entry in entries
-        for host in state.inventory.hosts
-        if host.has_role(*Case(kind, entry, host).roles)
-    ]
+    entries: tuple[catalog.Rule | catalog.PortRow | catalog.Requirement, ...]
+    if kind == "stig":
+        entries = catalog.load_rules()
+    elif kind == "port":
+        entries = catalog.load_ports()
+    else:
+        entries = catalog.load_requirements()
+    cases = (
+        Case(kind, entry, host) for entry in entries for host in state.inventory.hosts
+    )
+    return [case for case in cases if case.host.has_role(*case.roles)]
 
 
-def _param(case: Case):
+def _param(case: Case) -> Any:
     marks = [pytest.mark.xdist_group(case.host.name)]
-    if case.kind == "stig":
+    if isinstance(case.entry, catalog.Rule):
         marks += [
             pytest.mark.stig,
             getattr(pytest.mark, CAT_MARKERS[case.entry.severity]),
@@ -360,7 +367,8 @@ def _make(case: Case, item, status, summary, evidence, report) -> Result:
     answer, waiver = item.stash.get(DECISIONS, (None, None))
     state = item.config.stash.get(STATE, None)
     official = state.official if state is not None else None
-    if case.kind == "stig":
+    meta: dict[str, Any]
+    if isinstance(entry, catalog.Rule):
         official_rule = official.rules.get(entry.vuln_id) if official else None
         meta = dict(
             severity=entry.severity,
@@ -370,7 +378,7 @@ def _make(case: Case, item, status, summary, evidence, report) -> Result:
             check=entry.check,
             ccis=tuple(entry.ccis),
         )
-    elif case.kind == "port":
+    elif isinstance(entry, catalog.PortRow):
         meta = dict(
             title=f"{entry.source} -> {entry.target} {entry.protocols} {entry.port_text}",
             check=entry.check,
@@ -397,20 +405,23 @@ class RunRecorder:
     workers), streams it to disk, applies the gate, writes the exports and
     the closing lines. Registered only on the controller of a real run."""
 
-    def __init__(self, config: pytest.Config, state: RunState) -> None:
+    def __init__(
+        self, config: pytest.Config, state: RunState, report_dir: Path
+    ) -> None:
         self.config = config
         self.state = state
+        self.report_dir = report_dir
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == PROPERTY:
-                result = Result.from_json(json.loads(value))
+                result = Result.from_json(json.loads(str(value)))
                 self.state.results.append(result)
                 self._stream(result)
 
     def _stream(self, result: Result) -> None:
         """Each result is on disk the moment it is known: an interrupted run keeps it."""
-        with open(self.state.report_dir / "results.jsonl", "a", encoding="utf-8") as fh:
+        with open(self.report_dir / "results.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(result.to_json()) + "\n")
 
     @pytest.hookimpl(trylast=True)
@@ -426,9 +437,9 @@ class RunRecorder:
                 else pytest.ExitCode.OK
             )
         state.meta = run_meta(self.config, state)
-        write_json(state.results, state.report_dir / "results.json", state.meta)
+        write_json(state.results, self.report_dir / "results.json", state.meta)
         state.exported = export_run(
-            state.report_dir, state.inventory, state.results, state.meta, state.official
+            self.report_dir, state.inventory, state.results, state.meta, state.official
         )
 
     @pytest.hookimpl(trylast=True)
@@ -443,7 +454,7 @@ class RunRecorder:
             key = "error" if r.status is Status.ERROR else r.ckl_status
             counts[key] = counts.get(key, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        where = state.report_dir
+        where = self.report_dir
         if where.is_relative_to(Path.cwd()):
             where = where.relative_to(Path.cwd())
         if state.exported:

@@ -30,7 +30,7 @@ def sphere_version_supported(facts: Facts, inputs: Inputs) -> Verdict:
     installed = facts.windows.sphere_version
     source = f"{facts.host}: {UNINSTALL} DisplayVersion"
     found = version_tuple(installed) if installed else None
-    if found is None:
+    if installed is None or found is None:
         return not_reviewed(
             "the installed Sphere release could not be read "
             f"({installed or 'no ISEC7 entry under the Uninstall keys'}); read it "

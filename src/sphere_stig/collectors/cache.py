@@ -155,9 +155,9 @@ class FactCache:
         )
 
     def _gather_windows(self, host: Host) -> WindowsFacts:
-        collect = self._collect_windows
-        if collect is None:
-            from sphere_stig.collectors.windows import collect_windows_facts as collect
+        from sphere_stig.collectors.windows import collect_windows_facts
+
+        collect = self._collect_windows or collect_windows_facts
         shutdown_port = int(host.inputs.get("shutdown_port_probe", 8005))
         return collect(
             self.winrm.session(host),
@@ -167,9 +167,9 @@ class FactCache:
         )
 
     def _gather_tls(self, host: Host) -> TlsScan:
-        scan = self._scan_tls
-        if scan is None:
-            from sphere_stig.transports.tls import scan
+        from sphere_stig.transports import tls
+
+        scan = self._scan_tls or tls.scan
         anchors = host.inputs.get("dod_trust_anchors")
         settings = host.connections.tls
         return scan(

@@ -53,11 +53,13 @@ def probe_tcp(
         try:
             with context.wrap_socket(sock, server_hostname=tls_name) as tls:
                 cert = tls.getpeercert(binary_form=True) or b""
+                cipher = tls.cipher()
                 return PortProbe(
                     address,
                     port,
                     "open",
-                    f"TLS handshake completed ({tls.version()}, {tls.cipher()[0]}, "
+                    f"TLS handshake completed ({tls.version()}, "
+                    f"{cipher[0] if cipher else 'no cipher'}, "
                     f"certificate of {len(cert)} bytes)",
                 )
         except (ssl.SSLError, OSError) as exc:
