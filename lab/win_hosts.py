@@ -21,14 +21,12 @@ names this run folder.
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import localsvc
-from lab.hosts import IMAGES_DIR, LAB_DIR, RUN_DIR, LabHost
-from lab.pki import ensure_leaf
+from lab.double import Double, ensure_running, stop
+from lab.hosts import IMAGES_DIR, RUN_DIR, LabHost
 
 WINRM_USER = "lab-auditor"
 HTTPS_PORT = 5986
@@ -54,53 +52,17 @@ def say(message: str) -> None:
     print(f"win_hosts: {message}", flush=True)
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where one host's double keeps its files under the run folder."""
-
-    host: WinHost
-    run_dir: Path
-
-    @property
-    def pki_dir(self) -> Path:
-        return self.run_dir / "pki"
-
-    @property
-    def cert(self) -> Path:
-        return self.pki_dir / f"{self.host.name}-winrm.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.pki_dir / f"{self.host.name}-winrm.key"
-
-    @property
-    def password_file(self) -> Path:
-        return self.run_dir / "secrets" / "winrm-password"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "pids" / f"winrm-{self.host.name}.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.run_dir / "logs" / f"winrm-{self.host.name}.log"
-
-    @property
-    def output(self) -> Path:
-        return self.run_dir / "logs" / f"winrm-{self.host.name}.out"
-
-    @property
-    def markers(self) -> tuple[str, ...]:
-        # The command line names the certificate inside this run folder, so
-        # a reused pid or another checkout's double never matches.
-        return ("lab.winrm_double", str(self.cert))
-
-    def command(self) -> list[str]:
-        host = self.host
-        return [
-            sys.executable,
-            "-m",
-            "lab.winrm_double",
+def double(host: WinHost, run_dir: Path) -> Double:
+    """One host's double and its files under ``run_dir``."""
+    return Double(
+        kind="winrm",
+        module="lab.winrm_double",
+        host=host.lab,
+        run_dir=run_dir,
+        secret="winrm-password",
+        ready_ports=(HTTPS_PORT, HTTP_PORT, *host.tcp_ports),
+        start_seconds=START_SECONDS,
+        arguments=(
             "--host",
             host.name,
             "--image",
@@ -111,98 +73,14 @@ class Layout:
             str(HTTPS_PORT),
             "--http-port",
             str(HTTP_PORT),
-            "--cert",
-            str(self.cert),
-            "--key",
-            str(self.key),
             "--user",
             WINRM_USER,
-            "--password-file",
-            str(self.password_file),
             "--pki-dir",
-            str(self.pki_dir),
+            str(run_dir / "pki"),
             "--tcp-listen",
             ",".join(str(p) for p in host.tcp_ports),
-            "--log",
-            str(self.log),
-        ]
-
-
-def accepts(address: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def start(layout: Layout) -> bool:
-    host = layout.host
-    localsvc.ensure_secret(layout.password_file)
-    layout.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    process = localsvc.start_detached(
-        layout.command(), layout.output, cwd=LAB_DIR.parent
+        ),
     )
-    layout.pid_file.write_text(f"{process.pid}\n")
-    ports = (HTTPS_PORT, HTTP_PORT, *host.tcp_ports)
-
-    def ready() -> bool:
-        return process.poll() is not None or all(
-            accepts(host.lab.address, p) for p in ports
-        )
-
-    localsvc.wait_until(ready, START_SECONDS, step=0.2)
-    if process.poll() is not None or not ready():
-        say(f"winrm {host.name}: did not come up; see {layout.output}")
-        localsvc.stop_pid(process.pid)
-        layout.pid_file.unlink(missing_ok=True)
-        return False
-    tcp = ", ".join(str(p) for p in host.tcp_ports)
-    say(
-        f"winrm {host.name}: ready (pid {process.pid}) on {host.lab.address}:"
-        f"{HTTP_PORT}/{HTTPS_PORT}, TCP {tcp} accept-only"
-    )
-    return True
-
-
-def stop(layout: Layout) -> None:
-    pid = localsvc.recorded_pid(layout.pid_file, *layout.markers)
-    if pid is None:
-        if layout.pid_file.exists():
-            layout.pid_file.unlink()
-        say(f"winrm {layout.host.name}: not running")
-        return
-    outcome = localsvc.stop_pid(pid)
-    layout.pid_file.unlink(missing_ok=True)
-    say(f"winrm {layout.host.name}: {outcome} (pid {pid})")
-
-
-def up(run_dir: Path) -> int:
-    status = 0
-    for host in WIN_HOSTS:
-        layout = Layout(host, run_dir)
-        if not (layout.pki_dir / "intermediate.pem").is_file():
-            say(f"{layout.pki_dir} has no lab CA yet: run lab/up (it runs lab.pki)")
-            return 1
-        reissued = ensure_leaf(layout.pki_dir, host.lab, layout.cert.stem)
-        if reissued is not None:
-            say(f"issued {layout.cert.name} ({reissued})")
-        pid = localsvc.recorded_pid(layout.pid_file, *layout.markers)
-        if pid is not None and reissued is None:
-            say(f"winrm {host.name}: already running (pid {pid}) on {host.lab.address}")
-            continue
-        if pid is not None:
-            # The running double still serves the certificate it loaded.
-            stop(layout)
-        if not start(layout):
-            status = 1
-    return status
-
-
-def down(run_dir: Path) -> int:
-    for host in WIN_HOSTS:
-        stop(Layout(host, run_dir))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Absolute, so that the pid check matches whatever directory runs it.
     run_dir = args.run_dir.resolve()
-    return up(run_dir) if args.action == "up" else down(run_dir)
+    status = 0
+    for host in WIN_HOSTS:
+        winrm = double(host, run_dir)
+        if args.action == "down":
+            stop(winrm, say)
+            continue
+        tcp = ", ".join(str(p) for p in host.tcp_ports)
+        describe = (
+            f"on {host.lab.address}:{HTTP_PORT}/{HTTPS_PORT}, TCP {tcp} accept-only"
+        )
+        if not ensure_running(winrm, say, describe):
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

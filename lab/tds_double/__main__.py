@@ -12,12 +12,10 @@ Ctrl-C stops it cleanly (exit status 0).
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from lab import serve
 from lab.tds_double.browser import BrowserResponder, Instance
 from lab.tds_double.server import MODES, PRODUCT_VERSION, DoubleConfig, TdsDouble
 
@@ -78,18 +76,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    logging.basicConfig(
-        filename=args.log,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        password = args.password_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        print(
-            f"cannot read --password-file {args.password_file}: {exc.strerror}",
-            file=sys.stderr,
-        )
+    serve.log_to(args.log)
+    password = serve.read_password(args.password_file)
+    if password is None:
         return 2
     config = DoubleConfig(
         address=args.address,
@@ -116,16 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             browser = BrowserResponder(args.address, args.browser_port, [instance])
             browser.start()
     except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
-        logging.getLogger("lab.tds_double").error("cannot start: %s", exc)
-        print(
-            f"TDS test double on {args.address}: cannot start: {exc}", file=sys.stderr
+        return serve.refuse_start(
+            "lab.tds_double", f"TDS test double on {args.address}", exc
         )
-        return 1
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    serve.until_signalled()
     if browser is not None:
         browser.stop()
     double.stop()

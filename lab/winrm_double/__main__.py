@@ -18,12 +18,10 @@ SIGTERM or Ctrl-C stops it cleanly (exit status 0).
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from lab import serve
 from lab.winrm_double.image import ImageError
 from lab.winrm_double.server import DoubleConfig, WinRMDouble
 
@@ -98,18 +96,9 @@ def _ports(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    logging.basicConfig(
-        filename=args.log,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
-        print(
-            f"cannot read --password-file {args.password_file}: {exc.strerror}",
-            file=sys.stderr,
-        )
+    serve.log_to(args.log)
+    password = serve.read_password(args.password_file)
+    if password is None:
         return 2
     config = DoubleConfig(
         host=args.host,
@@ -128,17 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         double = WinRMDouble(config)
         double.start()
     except (ImageError, ValueError, OSError) as exc:
-        logging.getLogger("lab.winrm_double").error("cannot start: %s", exc)
-        print(
-            f"WS-Management test double for {args.host}: cannot start: {exc}",
-            file=sys.stderr,
+        return serve.refuse_start(
+            "lab.winrm_double", f"WS-Management test double for {args.host}", exc
         )
-        return 1
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    serve.until_signalled()
     double.stop()
     return 0
 

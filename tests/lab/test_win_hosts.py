@@ -14,9 +14,8 @@ import sys
 
 import pytest
 
-from lab import localsvc
 from lab.hosts import IMAGES_DIR, RUN_DIR
-from lab.win_hosts import HTTPS_PORT, WIN_HOSTS, Layout
+from lab.win_hosts import HTTPS_PORT, WIN_HOSTS, double
 from sphere_stig import catalog
 from sphere_stig.collectors.cache import WinRMPool
 from sphere_stig.collectors.wmi import collect_wmi_facts
@@ -24,7 +23,7 @@ from sphere_stig.inventory import load
 from tests.integration.labrun import REPO
 
 (WIN01,) = WIN_HOSTS
-LAYOUT = Layout(WIN01, RUN_DIR)
+LAYOUT = double(WIN01, RUN_DIR)
 ADDRESS = WIN01.lab.address
 
 
@@ -41,7 +40,7 @@ def require_win01():
 
 
 def test_the_double_is_recorded_for_lab_down():
-    pid = localsvc.recorded_pid(LAYOUT.pid_file, *LAYOUT.markers)
+    pid = LAYOUT.running_pid()
 
     assert pid is not None, f"{LAYOUT.pid_file} does not name the running double"
     with open(f"/proc/{pid}/cmdline", "rb") as handle:
@@ -94,7 +93,7 @@ def test_the_inventory_reaches_win01_and_reads_its_drift():
 
 
 def test_up_again_leaves_the_running_double_alone():
-    before = localsvc.recorded_pid(LAYOUT.pid_file, *LAYOUT.markers)
+    before = LAYOUT.running_pid()
 
     result = subprocess.run(
         [sys.executable, "-m", "lab.win_hosts", "up", "--run-dir", str(RUN_DIR)],

@@ -12,7 +12,6 @@ import dataclasses
 import pytest
 import yaml
 
-from lab import localsvc
 from lab import sql as lab_sql
 from lab.hosts import RUN_DIR, LabHost
 from lab.tds_double.testing import make_pki, running_browser, running_double
@@ -321,8 +320,7 @@ def test_rows_run_end_to_end_against_the_double(tmp_path, monkeypatch):
 
 
 def lab_running() -> bool:
-    layout = lab_sql.Layout(RUN_DIR)
-    return localsvc.recorded_pid(layout.pid_file, *layout.markers) is not None
+    return lab_sql.double(RUN_DIR).running_pid() is not None
 
 
 @pytest.mark.skipif(not lab_running(), reason="the lab is not running (lab/up)")

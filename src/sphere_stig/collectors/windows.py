@@ -15,10 +15,11 @@ import binascii
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sphere_stig.facts import (
     SPHERE_FILES,
@@ -99,27 +100,56 @@ def collect_windows_facts(
     session: PsRunner, host_name: str, sphere_root: str, shutdown_port: int = 8005
 ) -> WindowsFacts:
     """Run host_facts.ps1 once on the host and return its typed facts."""
-    result = session.run_ps(build_script(sphere_root, shutdown_port))
-    document = read_document(result, host_name)
+    script = build_script(sphere_root, shutdown_port)
+    return run_collector(session, script, host_name, SOURCE, _facts)
+
+
+class _Collected(Protocol):
+    """Typed facts of a collector: a dataclass that carries warnings."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+
+_Facts = TypeVar("_Facts", bound=_Collected)
+
+
+def run_collector(
+    session: PsRunner,
+    script: str,
+    host_name: str,
+    source: str,
+    parse: Callable[[dict[str, Any], str], _Facts],
+) -> _Facts:
+    """Run one collector script and return its typed facts.
+
+    What the script warned of, what PowerShell wrote to its error stream
+    and a non-zero exit status all join the facts' warnings (and the log):
+    they travel with the evidence instead of failing the collection.
+    """
+    result = session.run_ps(script)
+    document = read_document(result, host_name, source)
     try:
-        facts = _facts(document, host_name)
-    except _Malformed as exc:
-        raise CollectionError(host_name, SOURCE, f"malformed output: {exc}") from None
-    warnings = list(facts.warnings) + list(result.warnings)
+        facts = parse(document, host_name)
+    except Malformed as exc:
+        raise CollectionError(host_name, source, f"malformed output: {exc}") from None
+    warnings = [*facts.warnings, *result.warnings]
     if result.stderr_text:
         warnings.append(f"PowerShell reported errors: {result.stderr_text}")
     if result.status != 0:
         warnings.append(f"the script ended with exit status {result.status}")
     for warning in warnings:
         log.warning("%s: %s", host_name, warning)
-    return _with_warnings(facts, tuple(warnings))
+    return replace(facts, warnings=tuple(warnings))
 
 
 # -- reading the output -------------------------------------------------------
 
 
-class _Malformed(Exception):
-    pass
+class Malformed(Exception):
+    """A collector document that does not have the expected shape."""
 
 
 def read_document(result: PsResult, host: str, source: str = SOURCE) -> dict[str, Any]:
@@ -145,14 +175,14 @@ def read_document(result: PsResult, host: str, source: str = SOURCE) -> dict[str
 
 def _need(data: dict[str, Any], key: str, kind: Any, where: str) -> Any:
     if key not in data:
-        raise _Malformed(f"'{where}{key}' is missing")
+        raise Malformed(f"'{where}{key}' is missing")
     value = data[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON true/false must not pass for a number.
     if isinstance(value, bool) and bool not in kinds:
-        raise _Malformed(f"'{where}{key}' should be {_kind_name(kinds)}, not {value!r}")
+        raise Malformed(f"'{where}{key}' should be {_kind_name(kinds)}, not {value!r}")
     if not isinstance(value, kinds):
-        raise _Malformed(
+        raise Malformed(
             f"'{where}{key}' should be {_kind_name(kinds)}, not {type(value).__name__}"
         )
     return value
@@ -172,14 +202,14 @@ def _kind_name(kinds: tuple[Any, ...]) -> str:
 
 def _strings(value: list[Any], where: str) -> tuple[str, ...]:
     if not all(isinstance(v, str) for v in value):
-        raise _Malformed(f"'{where}' should hold only strings")
+        raise Malformed(f"'{where}' should hold only strings")
     return tuple(value)
 
 
 def _facts(doc: dict[str, Any], host: str) -> WindowsFacts:
     schema = _need(doc, "schema", int, "")
     if schema != SCHEMA:
-        raise _Malformed(f"schema {schema}, this suite reads schema {SCHEMA}")
+        raise Malformed(f"schema {schema}, this suite reads schema {SCHEMA}")
     files = _need(doc, "files", dict, "")
     webapps = _need(doc, "webapps", dict, "")
     acl = _need(doc, "server_xml_acl", (list, type(None)), "")
@@ -223,7 +253,7 @@ def _members(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list):
-        raise _Malformed(f"'{where}' should be a list")
+        raise Malformed(f"'{where}' should be a list")
     return _strings(value, where)
 
 
@@ -238,9 +268,9 @@ def _file(files: dict[str, Any], key: str) -> RemoteFile:
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise _Malformed(f"'{where}b64' is not valid base64") from None
+            raise Malformed(f"'{where}b64' is not valid base64") from None
     if exists and data is None and error is None:
-        raise _Malformed(
+        raise Malformed(
             f"'{where}' says the file exists but carries neither data nor error"
         )
     return RemoteFile(key, _need(entry, "path", str, where), exists, data, error)
@@ -249,7 +279,7 @@ def _file(files: dict[str, Any], key: str) -> RemoteFile:
 def _acl_entry(item: Any, index: int) -> AclEntry:
     where = f"server_xml_acl[{index}]."
     if not isinstance(item, dict):
-        raise _Malformed(f"'{where[:-1]}' should be an object")
+        raise Malformed(f"'{where[:-1]}' should be an object")
     return AclEntry(
         identity=_need(item, "identity", str, where),
         rights=_need(item, "rights", str, where),
@@ -261,7 +291,7 @@ def _acl_entry(item: Any, index: int) -> AclEntry:
 def _certificate(item: Any, index: int) -> StoreCertificate:
     where = f"root_store[{index}]."
     if not isinstance(item, dict):
-        raise _Malformed(f"'{where[:-1]}' should be an object")
+        raise Malformed(f"'{where[:-1]}' should be an object")
     return StoreCertificate(
         subject=_need(item, "subject", str, where),
         issuer=_need(item, "issuer", str, where),
@@ -286,13 +316,9 @@ def _service(item: dict[str, Any]) -> TomcatService:
 def _listener(item: Any, index: int) -> Listener:
     where = f"listeners[{index}]."
     if not isinstance(item, dict):
-        raise _Malformed(f"'{where[:-1]}' should be an object")
+        raise Malformed(f"'{where[:-1]}' should be an object")
     return Listener(
         address=_need(item, "address", str, where),
         port=_need(item, "port", int, where),
         process=_need(item, "process", str, where),
     )
-
-
-def _with_warnings(facts: WindowsFacts, warnings: tuple[str, ...]) -> WindowsFacts:
-    return replace(facts, warnings=warnings)

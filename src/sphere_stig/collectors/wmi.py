@@ -24,21 +24,20 @@ Document, schema 1::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sphere_stig.collectors.cache import FactCache, fact_source
 from sphere_stig.collectors.windows import (
+    Malformed,
     PsRunner,
-    _Malformed,
     _need,
     _strings,
     compose_script,
     ps_single_quoted,
-    read_document,
+    run_collector,
 )
 from sphere_stig.inventory import Host
-from sphere_stig.outcome import CollectionError
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +113,7 @@ def build_script(account: str) -> str:
 
 def collect_wmi_facts(session: PsRunner, host_name: str, account: str) -> WmiFacts:
     """Run wmi_facts.ps1 once on the host and return its typed facts."""
-    result = session.run_ps(build_script(account))
-    document = read_document(result, host_name, SOURCE)
-    try:
-        facts = _facts(document, host_name)
-    except _Malformed as exc:
-        raise CollectionError(host_name, SOURCE, f"malformed output: {exc}") from None
-    warnings = list(facts.warnings) + list(result.warnings)
-    if result.stderr_text:
-        warnings.append(f"PowerShell reported errors: {result.stderr_text}")
-    if result.status != 0:
-        warnings.append(f"the script ended with exit status {result.status}")
-    for warning in warnings:
-        log.warning("%s: %s", host_name, warning)
-    return replace(facts, warnings=tuple(warnings))
+    return run_collector(session, build_script(account), host_name, SOURCE, _facts)
 
 
 @fact_source("wmi")
@@ -142,7 +128,7 @@ def gather_wmi(cache: FactCache, host: Host) -> WmiFacts:
 def _facts(doc: dict[str, Any], host: str) -> WmiFacts:
     schema = _need(doc, "schema", int, "")
     if schema != SCHEMA:
-        raise _Malformed(f"schema {schema}, this suite reads schema {SCHEMA}")
+        raise Malformed(f"schema {schema}, this suite reads schema {SCHEMA}")
     account = _need(doc, "account", dict, "")
     name = _need(account, "name", str, "account.")
     groups = _need(doc, "local_groups", dict, "")
@@ -183,7 +169,7 @@ def _group(entry: dict[str, Any], label: str) -> LocalGroup:
     members = []
     for index, item in enumerate(_list(entry, "members", where)):
         if not isinstance(item, dict):
-            raise _Malformed(f"'{where}members[{index}]' should be an object")
+            raise Malformed(f"'{where}members[{index}]' should be an object")
         at = f"{where}members[{index}]."
         members.append(
             Principal(
@@ -200,9 +186,9 @@ def _group(entry: dict[str, Any], label: str) -> LocalGroup:
 def _namespace(item: Any, index: int) -> NamespaceSecurity:
     where = f"namespaces[{index}]."
     if not isinstance(item, dict):
-        raise _Malformed(f"'{where[:-1]}' should be an object")
+        raise Malformed(f"'{where[:-1]}' should be an object")
     sddl = _need(item, "sddl", (str, type(None)), where)
     error = _need(item, "error", (str, type(None)), where)
     if sddl is None and error is None:
-        raise _Malformed(f"'{where[:-1]}' carries neither sddl nor error")
+        raise Malformed(f"'{where[:-1]}' carries neither sddl nor error")
     return NamespaceSecurity(_need(item, "path", str, where), sddl, error)
