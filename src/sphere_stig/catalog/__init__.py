@@ -127,7 +127,6 @@ PortCheck = Literal[
 RequirementCheck = Literal[
     RuleCheck,
     "password_field_masked",
-    "wmi_agent_groups",
     "wmi_agent_dcom_users",
     "wmi_agent_perfmon_users",
     "wmi_namespace_access",

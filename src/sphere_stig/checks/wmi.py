@@ -19,10 +19,10 @@ when the directory collector can expand the account's groups.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sphere_stig.checks.base import Facts, Inputs, register
-from sphere_stig.checks.common import and_list, conclude, input_not_set
+from sphere_stig.checks.common import conclude, input_not_set
 from sphere_stig.collectors.wmi import (
     DCOM_USERS,
     PERFORMANCE_MONITOR_USERS,
@@ -60,39 +60,27 @@ EVERYONE_SIDS = {
 # -- AGENT-01 / AGENT-02 ------------------------------------------------------
 
 
-@register("wmi_agent_groups", needs=("wmi",))
-def wmi_agent_groups(facts: Facts, inputs: Inputs) -> Verdict:
-    """Both groups at once, one observation per group."""
-    return _membership(facts, inputs, (DCOM_USERS, PERFORMANCE_MONITOR_USERS))
-
-
 @register("wmi_agent_dcom_users", needs=("wmi",))
 def wmi_agent_dcom_users(facts: Facts, inputs: Inputs) -> Verdict:
-    return _membership(facts, inputs, (DCOM_USERS,))
+    return _membership(facts, inputs, DCOM_USERS)
 
 
 @register("wmi_agent_perfmon_users", needs=("wmi",))
 def wmi_agent_perfmon_users(facts: Facts, inputs: Inputs) -> Verdict:
-    return _membership(facts, inputs, (PERFORMANCE_MONITOR_USERS,))
+    return _membership(facts, inputs, PERFORMANCE_MONITOR_USERS)
 
 
-def _membership(facts: Facts, inputs: Inputs, labels: Sequence[str]) -> Verdict:
+def _membership(facts: Facts, inputs: Inputs, label: str) -> Verdict:
     wmi = require_wmi(facts)
     name = inputs.get(ACCOUNT_INPUT)
     if not name:
         return input_not_set(ACCOUNT_INPUT, facts.host, "the agent's DOMAIN\\name")
     account = _account(wmi, str(name))
-    evidence = [_member_evidence(wmi, label, account) for label in labels]
-    missing = [label for label, e in zip(labels, evidence, strict=True) if not e.ok]
     return conclude(
-        f"{account.name} is a member of the local {_groups(labels)}",
-        f"{account.name} is not a member of the local {_groups(missing)}",
-        [*evidence, *_account_note(wmi, account)],
+        f"{account.name} is a member of the local group {label}",
+        f"{account.name} is not a member of the local group {label}",
+        [_member_evidence(wmi, label, account), *_account_note(wmi, account)],
     )
-
-
-def _groups(labels: Sequence[str]) -> str:
-    return ("group " if len(labels) == 1 else "groups ") + and_list(labels)
 
 
 def _member_evidence(wmi: WmiFacts, label: str, account: Principal) -> Evidence:
