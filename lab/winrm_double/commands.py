@@ -44,7 +44,7 @@ UTF8_CODEPAGE = 65001
 _POWERSHELL = {"powershell", "powershell.exe"}
 _QUOTES = "'\u2018\u2019\u201a\u201b"
 _ASSIGNMENT = re.compile(
-    r"^\s*\$(?P<name>SphereRoot|ShutdownPort|AgentAccount)\s*=\s*(?P<value>.+?)\s*;?\s*$",
+    r"^\s*\$(?P<name>SphereRoot|ShutdownPort|TrapPorts|AgentAccount)\s*=\s*(?P<value>.+?)\s*;?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _PROGRESS_RECORD = (
@@ -219,10 +219,20 @@ class CommandRunner:
             raise ScriptError(
                 "The collector script does not set $ShutdownPort to a number."
             )
-        facts = self.image.host_facts(root, int(port_text))
+        trap_text = values.get("trapports", "@()")
+        trap = re.fullmatch(r"@\(\s*(\d+(?:\s*,\s*\d+)*)?\s*\)", trap_text)
+        if trap is None:
+            raise ScriptError(
+                "The collector script does not set $TrapPorts to a list of numbers."
+            )
+        trap_ports = tuple(int(n) for n in re.findall(r"\d+", trap_text))
+        facts = self.image.host_facts(root, int(port_text), trap_ports)
         # The script escapes every non-ASCII character, as json.dumps does.
         document = json.dumps(facts, separators=(",", ":"), ensure_ascii=True)
-        return document + "\r\n", f"host_facts root={root!r} shutdown_port={port_text}"
+        return document + "\r\n", (
+            f"host_facts root={root!r} shutdown_port={port_text} "
+            f"trap_ports={','.join(map(str, trap_ports)) or 'none'}"
+        )
 
     def _wmi_facts(self, values: dict[str, str]) -> tuple[str, str]:
         account = single_quoted(values.get("agentaccount", ""))

@@ -32,6 +32,7 @@ the image while the double runs.
 from __future__ import annotations
 
 import base64
+import errno
 import fnmatch
 import json
 import logging
@@ -72,6 +73,14 @@ def win_combine(base: str, relative: str) -> str:
     if base.endswith(("\\", "/", ":")):
         return base + relative
     return f"{base}\\{relative}"
+
+
+def _process(service: dict[str, Any] | None) -> str:
+    """The process name Windows shows for the Tomcat service's sockets."""
+    if service is None:
+        return "java"
+    executable = service["path"].lstrip('"').split('"', 1)[0]
+    return PureWindowsPath(executable).stem or "java"
 
 
 def _same(a: str, b: str) -> bool:
@@ -147,7 +156,9 @@ class HostImage:
 
     # -- host_facts -------------------------------------------------------------
 
-    def host_facts(self, sphere_root: str, shutdown_port: int) -> dict[str, Any]:
+    def host_facts(
+        self, sphere_root: str, shutdown_port: int, trap_ports: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
         config = self.config()
         warnings: list[str] = []
         files = {
@@ -165,6 +176,7 @@ class HostImage:
             "root_store": self._root_store(config, warnings),
             "tomcat_service": service,
             "listeners": self._listeners(shutdown_port, service),
+            "udp_listeners": self._udp_listeners(trap_ports, service),
             "sphere_version": self._sphere_version(config, warnings),
             "local_groups": {
                 group: list(config.get("local_groups", {}).get(group, []))
@@ -371,12 +383,35 @@ class HostImage:
                 pass
         except OSError:
             return []
-        process = "java"
-        if service is not None:
-            executable = service["path"].lstrip('"').split('"', 1)[0]
-            process = PureWindowsPath(executable).stem or process
         return [
-            {"address": self.probe_address, "port": shutdown_port, "process": process}
+            {
+                "address": self.probe_address,
+                "port": shutdown_port,
+                "process": _process(service),
+            }
+        ]
+
+    def _udp_listeners(
+        self, ports: tuple[int, ...], service: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """Ask the lab network which of ``ports`` has a UDP socket bound.
+
+        Binding a socket to ``<address>:<port>`` fails with "address in use"
+        when something already holds it (the lab's Monitor stand-in, for
+        the trap port), and that is the answer Get-NetUDPEndpoint would give.
+        """
+        bound = []
+        for port in ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind((self.probe_address, port))
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    bound.append(port)
+        return [
+            {"address": self.probe_address, "port": port, "process": _process(service)}
+            for port in bound
         ]
 
     def _sphere_version(

@@ -77,6 +77,8 @@ class WindowsFacts:
     root_store: tuple[StoreCertificate, ...] = ()
     tomcat_service: TomcatService | None = None
     listeners: tuple[Listener, ...] = ()
+    # UDP sockets bound to the SNMP trap ports (the Monitor's trap receiver).
+    udp_listeners: tuple[Listener, ...] = ()
     sphere_version: str | None = None
     local_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Collector warnings (for example a WinRM progress record on stderr).

@@ -1,7 +1,8 @@
 """Judging a row of the port and protocol tables on one host.
 
 A row says which source talks to which target on which port. The suite probes
-the target from the runner. Rows whose target is outside the inventory
+the target from the runner, or, where a probe proves nothing (a UDP port that
+only receives), asks the target host itself through its Windows facts. Rows whose target is outside the inventory
 (Apple push, the ISEC7 licence server) and rows with no fixed port can only
 be confirmed on the source host's firewall and are reported as not reviewed.
 Rows with a legend condition apply only when the inventory says the condition
@@ -11,20 +12,29 @@ holds.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sphere_stig import catalog
 from sphere_stig.collectors.netprobe import probe_tcp
 from sphere_stig.inventory import Host
 from sphere_stig.outcome import Evidence, Verdict, judge, not_applicable, not_reviewed
 
-PortCheck = Callable[[catalog.PortRow, Host], Verdict]
+if TYPE_CHECKING:
+    from sphere_stig.collectors.cache import FactCache
+
+PortCheck = Callable[..., Verdict]
 
 # Port check name (ports.yml ``check``) -> the function that probes and
 # judges a row on a host. Protocol modules add theirs with @port_check.
 PORT_CHECKS: dict[str, PortCheck] = {}
+# The checks that read the target's gathered facts: called with the run's
+# FactCache as a third argument.
+HOST_FACT_CHECKS: set[str] = set()
 
 
-def port_check(name: str) -> Callable[[PortCheck], PortCheck]:
+def port_check(
+    name: str, *, host_facts: bool = False
+) -> Callable[[PortCheck], PortCheck]:
     if name not in catalog.PORT_CHECKS:
         raise ValueError(f"port check {name!r} is not a check name of ports.yml")
 
@@ -32,6 +42,8 @@ def port_check(name: str) -> Callable[[PortCheck], PortCheck]:
         if name in PORT_CHECKS:
             raise ValueError(f"port check {name} registered twice")
         PORT_CHECKS[name] = fn
+        if host_facts:
+            HOST_FACT_CHECKS.add(name)
         return fn
 
     return wrap
@@ -53,7 +65,13 @@ def _condition_unmet(row: catalog.PortRow, host: Host) -> Verdict | None:
     return None
 
 
-def evaluate_port(row: catalog.PortRow, host: Host) -> Verdict:
+def evaluate_port(
+    row: catalog.PortRow, host: Host, facts: FactCache | None = None
+) -> Verdict:
+    """The row's verdict on ``host``; ``facts`` serves checks that read the host.
+
+    A collection failure raises ``CollectionError``, as for the rules.
+    """
     unmet = _condition_unmet(row, host)
     if unmet is not None:
         return unmet
@@ -64,6 +82,10 @@ def evaluate_port(row: catalog.PortRow, host: Host) -> Verdict:
             f"{row.source} -> {row.target} {row.protocols} {row.port_text} on the "
             "firewall of the source host"
         )
+    if row.check in HOST_FACT_CHECKS:
+        if facts is None:
+            raise TypeError(f"port check {row.check} needs the run's FactCache")
+        return check(row, host, facts)
     return check(row, host)
 
 

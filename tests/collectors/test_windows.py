@@ -84,6 +84,7 @@ def test_decodes_the_sample_output():
     assert service.registry_key.endswith(r"Procrun 2.0\ISEC7SphereWeb\Parameters\Java")
     assert service.java_options[-1] == "--add-opens=java.base/java.lang=ALL-UNNAMED"
     assert facts.listeners == (Listener("127.0.0.1", 8005, "tomcat9"),)
+    assert facts.udp_listeners == (Listener("0.0.0.0", 1620, "tomcat9"),)
     assert facts.sphere_version == "6.6.1.204"
     assert facts.local_groups == {
         "Distributed COM Users": ("LAB\\svc-sphere", "LAB\\jürgen.müller"),
@@ -152,7 +153,11 @@ def test_unwrapped_single_member_is_accepted():
 def test_nulls_where_the_host_had_nothing():
     document = sample_document()
     document.update(
-        server_xml_acl=None, tomcat_service=None, sphere_version=None, listeners=[]
+        server_xml_acl=None,
+        tomcat_service=None,
+        sphere_version=None,
+        listeners=[],
+        udp_listeners=[],
     )
     document["webapps"] = {
         "path": ROOT + r"\Tomcat\webapps",
@@ -167,6 +172,7 @@ def test_nulls_where_the_host_had_nothing():
     assert facts.sphere_version is None
     assert facts.webapps is None
     assert facts.listeners == ()
+    assert facts.udp_listeners == ()
 
 
 # -- malformed output --------------------------------------------------------
@@ -218,6 +224,11 @@ def test_script_failure_without_output_reports_stderr():
             lambda d: d["listeners"][0].update(port=True),
             "'listeners[0].port' should be a number, not True",
         ),
+        (lambda d: d.pop("udp_listeners"), "'udp_listeners' is missing"),
+        (
+            lambda d: d["udp_listeners"][0].update(address=None),
+            "'udp_listeners[0].address' should be a string, not NoneType",
+        ),
         (
             lambda d: d["tomcat_service"].update(java_options=["-Da=b", 7]),
             "'tomcat_service.java_options' should hold only strings",
@@ -248,16 +259,25 @@ def test_script_is_sent_once_with_its_parameters():
     session = FakeSession(sample_stdout())
 
     collect_windows_facts(
-        session, "sphere02", r"D:\Apps\ISEC7 SPHERE", shutdown_port=8015
+        session,
+        "sphere02",
+        r"D:\Apps\ISEC7 SPHERE",
+        shutdown_port=8015,
+        trap_ports=(1620, 1621),
     )
 
     assert len(session.scripts) == 1
     lines = session.scripts[0].splitlines()
-    assert lines[:3] == [
+    assert lines[:4] == [
         "# sphere-stig collector: host_facts schema 1",
         r"$SphereRoot = 'D:\Apps\ISEC7 SPHERE'",
         "$ShutdownPort = 8015",
+        "$TrapPorts = @(1620, 1621)",
     ]
+
+
+def test_no_trap_ports_sends_an_empty_list():
+    assert "$TrapPorts = @()" in build_script(ROOT, 8005).splitlines()
 
 
 def test_quotes_in_the_root_are_escaped_for_powershell():
@@ -272,14 +292,17 @@ def test_root_with_control_characters_is_refused():
         build_script("C:\\Sphere\n; Remove-Item C:\\", 8005)
 
 
-def test_port_must_be_an_integer():
+@pytest.mark.parametrize(
+    ("shutdown", "trap"), [("8005", ()), (8005, ("1620",)), (8005, (True,))]
+)
+def test_ports_must_be_integers(shutdown, trap):
     with pytest.raises(TypeError):
-        build_script(ROOT, "8005")
+        build_script(ROOT, shutdown, trap)
 
 
 def test_sent_script_has_no_comment_lines_and_fits_a_command_line():
-    script = build_script(ROOT, 8005)
-    body = script.splitlines()[3:]
+    script = build_script(ROOT, 8005, (1620,))
+    body = script.splitlines()[4:]
 
     assert not [line for line in body if line.startswith("#")]
     assert all(line == line.strip() and line for line in body)

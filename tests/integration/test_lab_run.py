@@ -42,9 +42,9 @@ EXPECTED_OTHER = {
     },
     ("LST-07", "sphere01"): NAF,
     ("LST-07", "sphere02"): OPEN,  # the Monitor service (agent port) is stopped
-    # The trap receiver (UDP 1620) is not probed from the runner.
-    ("LST-17", "sphere01"): NR,
-    ("LST-17", "sphere02"): NR,
+    # The trap receiver (UDP 1620), as the host lists its UDP endpoints.
+    ("LST-17", "sphere01"): NAF,
+    ("LST-17", "sphere02"): OPEN,  # the stopped Monitor receives no traps
     **{
         (req, h): NR
         for req in ("AUTH-01", "AUTH-03", "AUTH-04")

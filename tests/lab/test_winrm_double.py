@@ -439,6 +439,27 @@ def test_listener_is_reported_only_when_the_port_accepts(session):
     assert closed.listeners == ()
 
 
+def test_udp_listener_is_reported_only_while_the_trap_port_is_bound(session):
+    # Given a UDP socket bound where the Monitor receives traps
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((ADDRESS, 0))
+        port = receiver.getsockname()[1]
+
+        bound = collect_windows_facts(
+            session, "sphere31", ROOT, shutdown_port=-1, trap_ports=(port,)
+        )
+    free = collect_windows_facts(
+        session, "sphere31", ROOT, shutdown_port=-1, trap_ports=(port,)
+    )
+
+    # Then Get-NetUDPEndpoint's answer names it, with the service's process
+    assert [(x.address, x.port, x.process) for x in bound.udp_listeners] == [
+        (ADDRESS, port, "tomcat9")
+    ]
+    assert free.udp_listeners == ()
+    assert bound.listeners == free.listeners == ()
+
+
 def test_windows_names_read_like_dotnet():
     name = x509.Name(
         [
@@ -612,6 +633,7 @@ def test_double_answers_the_script_as_json(image, pki):
         "root_store",
         "tomcat_service",
         "listeners",
+        "udp_listeners",
         "sphere_version",
         "local_groups",
         "warnings",

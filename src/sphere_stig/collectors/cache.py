@@ -99,6 +99,16 @@ def fact_source(name: str) -> Callable[[Gatherer], Gatherer]:
     return wrap
 
 
+def trap_ports() -> tuple[int, ...]:
+    """The UDP ports of the port table's SNMP trap rows, for host_facts.ps1."""
+    from sphere_stig import catalog
+
+    ports = {
+        p for row in catalog.load_ports() if row.check == "snmp_trap" for p in row.ports
+    }
+    return tuple(sorted(ports))
+
+
 class FactCache:
     """The facts of every host, keyed by source, gathered lazily."""
 
@@ -164,6 +174,7 @@ class FactCache:
             host.name,
             host.sphere_root,
             shutdown_port=shutdown_port,
+            trap_ports=trap_ports(),
         )
 
     def _gather_tls(self, host: Host) -> TlsScan:

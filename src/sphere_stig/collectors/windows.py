@@ -2,7 +2,8 @@
 
 ``scripts/host_facts.ps1`` reads the Sphere files, the server.xml ACL, the
 machine root store, the Tomcat service and its Procrun Java options, the
-shutdown-port listeners, the installed Sphere version and two local groups,
+shutdown-port listeners, the UDP listeners on the SNMP trap ports, the
+installed Sphere version and two local groups,
 and prints one JSON document. This module sends it once, checks that
 document against schema 1 and turns it into :class:`~sphere_stig.facts.WindowsFacts`.
 It never parses the files themselves: they stay raw bytes for the parsers.
@@ -65,19 +66,26 @@ def ps_single_quoted(value: str) -> str:
     return f"'{escaped}'"
 
 
-def build_script(sphere_root: str, shutdown_port: int) -> str:
+def build_script(
+    sphere_root: str, shutdown_port: int, trap_ports: tuple[int, ...] = ()
+) -> str:
     """The script as sent: header, parameters, then the body without comments.
 
     Comment lines, blank lines and indentation are dropped so that the
     encoded command stays well below the Windows command-line limit.
     """
-    if isinstance(shutdown_port, bool) or not isinstance(shutdown_port, int):
-        raise TypeError(f"shutdown_port must be an int, not {shutdown_port!r}")
+    for name, port in (
+        ("shutdown_port", shutdown_port),
+        *(("trap_ports", p) for p in trap_ports),
+    ):
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"{name} must hold ints, not {port!r}")
     return compose_script(
         HEADER,
         [
             f"$SphereRoot = {ps_single_quoted(sphere_root)}",
             f"$ShutdownPort = {shutdown_port}",
+            f"$TrapPorts = @({', '.join(str(p) for p in trap_ports)})",
         ],
         SCRIPT,
     )
@@ -97,10 +105,14 @@ def compose_script(header: str, assignments: list[str], name: str) -> str:
 
 
 def collect_windows_facts(
-    session: PsRunner, host_name: str, sphere_root: str, shutdown_port: int = 8005
+    session: PsRunner,
+    host_name: str,
+    sphere_root: str,
+    shutdown_port: int = 8005,
+    trap_ports: tuple[int, ...] = (),
 ) -> WindowsFacts:
     """Run host_facts.ps1 once on the host and return its typed facts."""
-    script = build_script(sphere_root, shutdown_port)
+    script = build_script(sphere_root, shutdown_port, trap_ports)
     return run_collector(session, script, host_name, SOURCE, _facts)
 
 
@@ -234,8 +246,12 @@ def _facts(doc: dict[str, Any], host: str) -> WindowsFacts:
         ),
         tomcat_service=None if service is None else _service(service),
         listeners=tuple(
-            _listener(item, i)
+            _listener(item, i, "listeners")
             for i, item in enumerate(_need(doc, "listeners", list, ""))
+        ),
+        udp_listeners=tuple(
+            _listener(item, i, "udp_listeners")
+            for i, item in enumerate(_need(doc, "udp_listeners", list, ""))
         ),
         sphere_version=_need(doc, "sphere_version", (str, type(None)), ""),
         local_groups={
@@ -313,8 +329,8 @@ def _service(item: dict[str, Any]) -> TomcatService:
     )
 
 
-def _listener(item: Any, index: int) -> Listener:
-    where = f"listeners[{index}]."
+def _listener(item: Any, index: int, key: str) -> Listener:
+    where = f"{key}[{index}]."
     if not isinstance(item, dict):
         raise Malformed(f"'{where[:-1]}' should be an object")
     return Listener(

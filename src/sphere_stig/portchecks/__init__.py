@@ -1,4 +1,4 @@
-"""Protocol-level port checks (LDAP, DNS, SMTP, SNMP, SQL), one module each.
+"""Protocol-level port checks (LDAP, DNS, SMTP, SNMP, SQL, traps), one module each.
 
 Each module registers its checks with :func:`sphere_stig.ports.port_check`;
 importing this package registers them all.
@@ -10,5 +10,6 @@ from sphere_stig.portchecks import (
     smtp,  # noqa: F401
     snmp,  # noqa: F401
     sql,  # noqa: F401
+    trap,  # noqa: F401
     udp,  # noqa: F401
 )

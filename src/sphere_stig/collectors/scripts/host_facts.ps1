@@ -4,7 +4,8 @@
 # round trip and prints one JSON document (schema: docs/architecture.md).
 # It only reads; nothing on the host changes. Windows PowerShell 5.1.
 #
-# The collector puts $SphereRoot and $ShutdownPort after this header line.
+# The collector puts $SphereRoot, $ShutdownPort and $TrapPorts after this
+# header line.
 # It also drops comment lines and indentation before sending, to stay below
 # the 32767-character command line, so this file holds no here-strings and
 # no line whose meaning depends on its indentation.
@@ -141,6 +142,20 @@ if ($ShutdownPort -gt 0) {
     } catch { Add-Warning 'listeners' $_ }
 }
 
+# The Monitor receives SNMP traps on UDP; a datagram gets no answer, so only
+# the host can say whether anything is bound to the port.
+$udpListeners = @()
+try {
+    $udpListeners = @($TrapPorts | ForEach-Object {
+        Get-NetUDPEndpoint -LocalPort $_ -ErrorAction SilentlyContinue
+    } | ForEach-Object {
+        $process = Get-Process -Id $_.OwningProcess -ErrorAction SilentlyContinue
+        $processName = ''
+        if ($process) { $processName = [string]$process.ProcessName }
+        [ordered]@{ address = [string]$_.LocalAddress; port = [int]$_.LocalPort; process = $processName }
+    })
+} catch { Add-Warning 'udp_listeners' $_ }
+
 $version = $null
 try {
     $uninstall = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*', 'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\*'
@@ -187,6 +202,7 @@ $result = [ordered]@{
     root_store     = $rootStore
     tomcat_service = $service
     listeners      = $listeners
+    udp_listeners  = $udpListeners
     sphere_version = $version
     local_groups   = $groups
     warnings       = @($warnings.ToArray())
