@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sphere_stig.collectors.cache import FactCache, fact_source
-from sphere_stig.collectors.windows import (
+from sphere_stig.collectors.powershell import (
     Malformed,
     PsRunner,
-    _need,
-    _strings,
     compose_script,
+    need,
     ps_single_quoted,
     run_collector,
+    strings,
 )
 from sphere_stig.inventory import Host
 
@@ -126,22 +126,22 @@ def gather_wmi(cache: FactCache, host: Host) -> WmiFacts:
 
 
 def _facts(doc: dict[str, Any], host: str) -> WmiFacts:
-    schema = _need(doc, "schema", int, "")
+    schema = need(doc, "schema", int, "")
     if schema != SCHEMA:
         raise Malformed(f"schema {schema}, this suite reads schema {SCHEMA}")
-    account = _need(doc, "account", dict, "")
-    name = _need(account, "name", str, "account.")
-    groups = _need(doc, "local_groups", dict, "")
-    names = _need(doc, "sid_names", dict, "")
+    account = need(doc, "account", dict, "")
+    name = need(account, "name", str, "account.")
+    groups = need(doc, "local_groups", dict, "")
+    names = need(doc, "sid_names", dict, "")
     return WmiFacts(
         host=host,
-        computer_name=_need(doc, "computer_name", str, ""),
-        account=Principal(name, _need(account, "sid", (str, type(None)), "account."))
+        computer_name=need(doc, "computer_name", str, ""),
+        account=Principal(name, need(account, "sid", (str, type(None)), "account."))
         if name
         else None,
-        account_error=_need(account, "error", (str, type(None)), "account."),
+        account_error=need(account, "error", (str, type(None)), "account."),
         groups={
-            label: _group(_need(groups, label, dict, "local_groups."), label)
+            label: _group(need(groups, label, dict, "local_groups."), label)
             for label in GROUP_SIDS
         },
         namespaces=tuple(
@@ -149,16 +149,15 @@ def _facts(doc: dict[str, Any], host: str) -> WmiFacts:
             for index, item in enumerate(_list(doc, "namespaces", ""))
         ),
         sid_names={
-            str(sid): _need(names, sid, (str, type(None)), "sid_names.")
-            for sid in names
+            str(sid): need(names, sid, (str, type(None)), "sid_names.") for sid in names
         },
-        warnings=_strings(doc.get("warnings") or [], "warnings"),
+        warnings=strings(doc.get("warnings") or [], "warnings"),
     )
 
 
 def _list(data: dict[str, Any], key: str, where: str) -> list[Any]:
     # Windows PowerShell can unwrap a one-element list into its element.
-    value = _need(data, key, (list, dict, type(None)), where)
+    value = need(data, key, (list, dict, type(None)), where)
     if value is None:
         return []
     return [value] if isinstance(value, dict) else value
@@ -173,13 +172,13 @@ def _group(entry: dict[str, Any], label: str) -> LocalGroup:
         at = f"{where}members[{index}]."
         members.append(
             Principal(
-                _need(item, "name", str, at), _need(item, "sid", (str, type(None)), at)
+                need(item, "name", str, at), need(item, "sid", (str, type(None)), at)
             )
         )
     return LocalGroup(
-        sid=_need(entry, "sid", str, where),
+        sid=need(entry, "sid", str, where),
         members=tuple(members),
-        error=_need(entry, "error", (str, type(None)), where),
+        error=need(entry, "error", (str, type(None)), where),
     )
 
 
@@ -187,8 +186,8 @@ def _namespace(item: Any, index: int) -> NamespaceSecurity:
     where = f"namespaces[{index}]."
     if not isinstance(item, dict):
         raise Malformed(f"'{where[:-1]}' should be an object")
-    sddl = _need(item, "sddl", (str, type(None)), where)
-    error = _need(item, "error", (str, type(None)), where)
+    sddl = need(item, "sddl", (str, type(None)), where)
+    error = need(item, "error", (str, type(None)), where)
     if sddl is None and error is None:
         raise Malformed(f"'{where[:-1]}' carries neither sddl nor error")
-    return NamespaceSecurity(_need(item, "path", str, where), sddl, error)
+    return NamespaceSecurity(need(item, "path", str, where), sddl, error)
