@@ -26,6 +26,7 @@ from sphere_stig.answers import (
     load_answers,
     load_waivers,
 )
+from sphere_stig.collectors.netprobe import forget_probes
 from sphere_stig.exporters.run import export_run
 from sphere_stig.inventory import Host, Inventory, InventoryError, available, load
 from sphere_stig.official import (
@@ -157,6 +158,12 @@ def _targets_infra_tests(config: pytest.Config) -> bool:
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Each session probes the ports afresh: the project's own tests run
+    # several sessions in one process, against servers that change between.
+    forget_probes()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from sphere_stig import catalog
 from sphere_stig.collectors.netprobe import probe_tcp
 from sphere_stig.inventory import Host
-from sphere_stig.outcome import Evidence, Verdict, judge, not_applicable, not_reviewed
+from sphere_stig.outcome import (
+    CollectionError,
+    Evidence,
+    Verdict,
+    judge,
+    not_applicable,
+    not_reviewed,
+)
 
 if TYPE_CHECKING:
     from sphere_stig.collectors.cache import FactCache
@@ -89,13 +96,30 @@ def evaluate_port(
     return check(row, host)
 
 
+# Probe states that mean the host said nothing at all (no reset either).
+SILENT = ("timeout", "unreachable")
+
+
 def judge_ports(row: catalog.PortRow, host: Host, probes, expectation: str) -> Verdict:
     """Pass when the row's ports answer: all of them, or one for "80 / 443" rows.
 
     In a row that offers alternatives, the ports that do not answer are
-    recorded as context, not as failures.
+    recorded as context, not as failures. When no port answers anything,
+    not even a refusal, the row is not judged: ``CollectionError``.
     """
     any_open = any(p.open for p in probes)
+    silent = [p for p in probes if p.state in SILENT]
+    if probes and len(silent) == len(probes):
+        # No SYN-ACK and no reset: a host that is down and a firewall that
+        # drops the traffic look the same from here. Neither is a verdict.
+        seen = "; ".join(f"{p.port}: {p.detail}" for p in silent)
+        raise CollectionError(
+            host.name,
+            f"probe from the suite runner to {host.address}",
+            f"no answer on {row.port_text} ({seen}): the host is down or the "
+            "traffic is filtered, and a probe cannot tell which; check that the "
+            "host is up and reachable from the runner, then run again",
+        )
     evidence = [
         Evidence(
             item=f"{row.protocols} {row.transport}/{p.port} on {host.name}",

@@ -76,7 +76,8 @@ def test_missing_root_fails():
 
     assert verdict.status is Status.FAIL
     assert verdict.summary == (
-        "Required DoD root CAs are missing or expired: not in the store"
+        "Required DoD root CAs are missing or expired: "
+        "CN=DoD Root CA 5 is not in the store"
     )
     assert by_item(verdict, '"DoD Root CA 5"').ok is False
 
@@ -102,8 +103,8 @@ def test_expired_root_fails_unless_a_valid_copy_exists():
 
     assert roots(["DoD Root CA 2"], old).status is Status.FAIL
     assert by_item(roots(["DoD Root CA 2"], old), "Root CA 2").observed == (
-        "present: thumbprint 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561, expired on "
-        "2020-12-05"
+        "CN=DoD Root CA 2 present but expired: thumbprint "
+        "8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561, expired on 2020-12-05"
     )
     assert roots(["DoD Root CA 2"], old, root("DoD Root CA 2")).status is Status.PASS
 

@@ -115,7 +115,7 @@ def _root(
     item = f'root CA "{name}"'
     expected = f"a certificate with CN={name} in {ROOT_STORE}, not expired"
     if not found:
-        return Evidence(item, "not in the store", expected, source, ok=False)
+        return Evidence(item, f"CN={name} is not in the store", expected, source, False)
     described = []
     valid = False
     for certificate in found:
@@ -126,7 +126,11 @@ def _root(
         else:
             state = f"expired on {expiry:%Y-%m-%d}"
         described.append(f"thumbprint {certificate.thumbprint}, {state}")
-    return Evidence(item, "present: " + "; ".join(described), expected, source, valid)
+    # The failure summary lists only the observations, so they name the root.
+    observed = "present" if valid else f"CN={name} present but expired"
+    return Evidence(
+        item, f"{observed}: {'; '.join(described)}", expected, source, valid
+    )
 
 
 def _expiry(certificate: StoreCertificate, source: str) -> datetime:

@@ -37,7 +37,13 @@ def icmp_tcp_any(row: catalog.PortRow, host: Host) -> Verdict:
         timeout=timeout + 5,
     )
     answered = proc.returncode == 0
-    last = (proc.stdout.strip().splitlines() or [proc.stderr.strip()])[-1]
+    # The packet counts, not the round-trip times: those differ on every run
+    # and would show up as changed evidence when two runs are compared.
+    lines = proc.stdout.strip().splitlines()
+    counts = next((line for line in lines if "transmitted" in line), None)
+    last = (
+        counts.split(", time ")[0] if counts else (lines or [proc.stderr.strip()])[-1]
+    )
     return judge(
         f"{host.name} answers ICMP echo",
         f"{host.name} does not answer ICMP echo; if Sphere pings it over a TCP "

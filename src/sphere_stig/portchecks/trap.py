@@ -45,7 +45,7 @@ def snmp_trap(row: catalog.PortRow, host: Host, facts: FactCache) -> Verdict:
         Evidence(
             item=f"path from {row.source} to {host.name}",
             observed="not examined: a listener proves the receiver, not the firewall",
-            expected=f"{row.source} may send to {host.name} on UDP {row.port_text}",
+            expected=f"{row.source} may send to {host.name} on {row.port_text}",
             source=source,
             ok=None,
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def scan(
             if Path(validation.trust_store.path).resolve() == anchors:
                 trusted = validation.was_validation_successful
                 store = str(anchors)
-                error = validation.validation_error
+                error = plain_validation_error(validation.validation_error)
                 break
     return TlsScan(
         host=host,
@@ -159,6 +160,36 @@ def scan(
         chain_trusted=trusted,
         trust_store=store,
         validation_error=error,
+    )
+
+
+_PROCESSING = re.compile(
+    r"\s*\(encountered processing <Certificate\(subject=<Name\((?P<subject>.*?)\)>.*?\)>\)"
+)
+_OID = re.compile(r"\b(\d+(?:\.\d+){3,})\b")
+
+
+def plain_validation_error(error: str | None) -> str | None:
+    """The path validator's reason without Python reprs, with OIDs named.
+
+    cryptography words it for developers ("invalid extension: 2.5.29.35: ...
+    (encountered processing <Certificate(...)>)"); the evidence reads better
+    with the extension's name and the subject of the certificate concerned.
+    """
+    if not error:
+        return error
+    from cryptography.x509 import ObjectIdentifier
+    from cryptography.x509.oid import ExtensionOID
+
+    names = {
+        oid.dotted_string: attribute.lower().replace("_", " ")
+        for attribute, oid in vars(ExtensionOID).items()
+        if isinstance(oid, ObjectIdentifier)
+    }
+    text = error.removeprefix("validation failed: ")
+    text = _PROCESSING.sub(lambda m: f" (certificate {m['subject']})", text)
+    return _OID.sub(
+        lambda m: f"{names[m[1]]} ({m[1]})" if m[1] in names else m[1], text
     )
 
 
