@@ -27,8 +27,16 @@ from sphere_stig.answers import (
     load_waivers,
 )
 from sphere_stig.collectors.netprobe import forget_probes
+from sphere_stig.evaluate import connections_used, inputs_used
 from sphere_stig.exporters.run import export_run
-from sphere_stig.inventory import Host, Inventory, InventoryError, available, load
+from sphere_stig.inventory import (
+    Host,
+    Inventory,
+    InventoryError,
+    available,
+    check_references,
+    load,
+)
 from sphere_stig.official import (
     OfficialBenchmark,
     OfficialTextError,
@@ -82,69 +90,28 @@ class RunState:
         default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}"
     )
     decision: gate.Decision | None = None
+    # Tests selected for the run, and whether it was cut short (Ctrl-C).
+    selected: int = 0
+    interrupted: bool = False
     exported: list[str] = field(default_factory=list)
     rule_link: str = RULE_LINK
     results: list[Result] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
 
+# Options whose value is a path (see _settings_not_found).
+PATH_OPTIONS = (
+    "--inventory",
+    "--answers",
+    "--waivers",
+    "--stig-xccdf",
+    "--reports-dir",
+)
+
 STATE = pytest.StashKey[RunState]()
 VERDICT = pytest.StashKey[Verdict]()
 CASE = pytest.StashKey[Case]()
 DECISIONS = pytest.StashKey[tuple]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("sphere-stig", "ISEC7 Sphere STIG acceptance")
-    group.addoption(
-        "--inventory",
-        metavar="NAME",
-        help="inventory to check: a name in inventories/ (lab, prod...) or a path",
-    )
-    group.addoption(
-        "--limit",
-        metavar="PATTERN",
-        help="only hosts whose name or group matches these comma-separated globs",
-    )
-    group.addoption(
-        "--answers",
-        metavar="FILE",
-        help="reviewer answers for manual rules (default: the inventory's answers key)",
-    )
-    group.addoption(
-        "--waivers",
-        metavar="FILE",
-        help="waivers of open findings (default: the inventory's waivers key)",
-    )
-    group.addoption(
-        "--stig-xccdf",
-        metavar="PATH",
-        help="the DISA XCCDF (zip or xml) whose official titles, check and fix "
-        "text go into the reports and checklists",
-    )
-    group.addoption(
-        "--fail-on",
-        metavar="LIST",
-        default=gate.DEFAULT,
-        help="results that fail the run: comma-separated cat1, cat2, cat3, ports, "
-        f"requirements, error, or none (default: {gate.DEFAULT}); a finding under "
-        "a valid waiver never does",
-    )
-    group.addoption(
-        "--reports-dir",
-        metavar="DIR",
-        help="where run reports go (default: reports/ beside the inventories)",
-    )
-    parser.addini(
-        "sphere_inventory_dir",
-        "folder that holds named inventories",
-        default="inventories",
-    )
-    parser.addini(
-        "sphere_rule_link",
-        "URL of a rule's public page for Allure links, with {vuln_id}",
-        default=RULE_LINK,
-    )
 
 
 def _targets_infra_tests(config: pytest.Config) -> bool:
@@ -154,6 +121,42 @@ def _targets_infra_tests(config: pytest.Config) -> bool:
         if path == infra or infra in path.parents:
             return True
     return False
+
+
+def _settings_not_found(config: pytest.Config) -> str:
+    """Why pytest missed pyproject.toml, and the fix.
+
+    pytest picks its root directory from the arguments that look like
+    paths, before it knows this suite's options: in ``--stig-xccdf
+    /downloads/file.xml`` the file counts as a path to test, and outside
+    the repository it moves the root away from pyproject.toml.
+    """
+    args = list(config.invocation_params.args)
+    two_words = [
+        f"{arg}={args[i + 1]}"
+        for i, arg in enumerate(args[:-1])
+        if arg in PATH_OPTIONS and not args[i + 1].startswith("-")
+    ]
+    fix = (
+        f"write {', '.join(two_words)} (with '=')"
+        if two_words
+        else "write path options with '=' (--stig-xccdf=PATH) and run pytest "
+        "from the repository root"
+    )
+    return (
+        "pytest found no pyproject.toml, so the suite's settings are missing "
+        f"(root directory taken: {config.rootpath}). A path option written as two "
+        "words makes pytest take the path for a folder to test; "
+        f"{fix}."
+    )
+
+
+def _only_informs(config: pytest.Config) -> bool:
+    """--help, --markers, --fixtures: they collect nothing, so need no inventory."""
+    option = config.option
+    return any(
+        getattr(option, name, False) for name in ("help", "markers", "showfixtures")
+    )
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -178,6 +181,10 @@ def pytest_configure(config: pytest.Config) -> None:
         ("manual", "a rule that needs a reviewer's answer"),
     ):
         config.addinivalue_line("markers", f"{name}: {text}")
+    if _only_informs(config):
+        return
+    if config.inipath is None:
+        raise pytest.UsageError(_settings_not_found(config))
     name = config.getoption("inventory")
     if not name:
         if _targets_infra_tests(config):
@@ -192,13 +199,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
     try:
-        inventory = load(name, directory, catalog.ROLES).limited(
-            config.getoption("limit")
-        )
+        loaded = load(name, directory, catalog.ROLES)
+        inventory = loaded.limited(config.getoption("limit"))
+        # A missing secret or CA file would otherwise turn every test of the
+        # host into the same error.
+        check_references(inventory, connections_used, inputs_used)
     except InventoryError as exc:
         raise pytest.UsageError(f"inventory error: {exc}") from None
 
-    answers, waivers, official = _load_decisions(config, inventory)
+    # Host patterns are checked against every host, not only the --limit ones.
+    answers, waivers, official = _load_decisions(config, loaded)
     started = dt.datetime.now(dt.UTC)
     report_dir = None
     if not _is_worker(config) and not config.option.collectonly:
@@ -233,9 +243,14 @@ def _load_decisions(config: pytest.Config, inventory: Inventory):
     answers_path = config.getoption("answers") or inventory.answers
     waivers_path = config.getoption("waivers") or inventory.waivers
     xccdf = config.getoption("stig_xccdf")
+    hosts = [h.name for h in inventory.hosts]
     try:
-        answers = load_answers(Path(answers_path)) if answers_path else None
-        waivers = load_waivers(Path(waivers_path)) if waivers_path else None
+        answers = (
+            load_answers(Path(answers_path), hosts=hosts) if answers_path else None
+        )
+        waivers = (
+            load_waivers(Path(waivers_path), hosts=hosts) if waivers_path else None
+        )
     except AnswersError as exc:
         raise pytest.UsageError(f"answers/waivers error: {exc}") from None
     try:
@@ -307,6 +322,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Drop the tests of a kind that applies to no selected host.
+
+    ``--limit dc1`` leaves no Sphere server, so the STIG rules have no case;
+    pytest would show that as a skip with its own wording ("got empty
+    parameter set"), which reads like a result. Deselected, it is not one.
+    """
+    if STATE not in config.stash:
+        return
+    empty = [item for item in items if _has_no_case(item)]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [item for item in items if item not in empty]
+
+
+def _has_no_case(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    fixtures = getattr(item, "fixturenames", ())
+    return any(
+        name in fixtures and not isinstance(params.get(name), Case)
+        for name in ("stig_case", "port_case", "requirement_case")
+    )
+
+
 def _inventory_names(config: pytest.Config) -> list[str]:
     directory = Path(config.rootpath, config.getini("sphere_inventory_dir"))
     return available(directory) or ["(none)"]
@@ -353,7 +394,7 @@ def _result_for(case: Case, item, call, report) -> Result | None:
     verdict = item.stash.get(VERDICT, None)
     if report.when == "setup" and report.failed:
         exc = call.excinfo.value if call.excinfo else None
-        if isinstance(exc, CollectionError | CheckError):
+        if isinstance(exc, CollectionError | CheckError | InventoryError):
             reason = str(exc)
         else:
             reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -431,9 +472,19 @@ class RunRecorder:
         with open(self.report_dir / "results.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(result.to_json()) + "\n")
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.state.selected = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        # Under xdist the controller collects nothing; every worker has the
+        # same selection.
+        self.state.selected = len(ids)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.state
+        state.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         state.decision = gate.decide(state.results, state.fail_on)
         # The gate decides between "tests failed" and "ok"; an interrupted run,
         # a usage error or an internal error keeps pytest's own status.
@@ -471,7 +522,18 @@ class RunRecorder:
             )
         for note in state.revision_notes:
             reporter.write_line(f"sphere-stig: XCCDF differs from the catalog: {note}")
-        if state.decision is not None:
+        if state.interrupted:
+            reporter.write_line(
+                f"sphere-stig: INTERRUPTED: {len(state.results)} of {state.selected} "
+                "selected tests have a result; the reports hold only those, so run "
+                "again for a verdict on the rest"
+            )
+        if not state.selected:
+            reporter.write_line(
+                "sphere-stig: no test selected (see -k, -m and --limit): nothing was "
+                "checked, so there is no verdict"
+            )
+        elif state.decision is not None:
             reporter.write_line(f"sphere-stig: {state.decision.line(state.fail_on)}")
         reporter.write_line(
             f"sphere-stig: {summary or 'no results'}; reports in {where}/"

@@ -261,3 +261,57 @@ checks.REGISTRY["lockout_failure_count"] = Check("lockout_failure_count", ("wind
     text = ckl.read_text()
     assert text.count("<VULN>") == 34
     assert "not run in this session" in text
+    # And the terminal says the verdict is partial
+    assert any(
+        line.startswith("sphere-stig: INTERRUPTED: ") and "run again" in line
+        for line in result.outlines
+    )
+
+
+def test_informational_options_need_no_inventory_and_leave_no_reports(project):
+    result = run(project, "--markers")
+
+    assert result.ret == pytest.ExitCode.OK
+    assert "@pytest.mark.cat1" in result.stdout.str()
+    assert not (project.path / "out").exists()
+
+
+def test_path_options_outside_the_repository_are_explained(project, tmp_path_factory):
+    # Given a benchmark downloaded outside the project, named after a space
+    elsewhere = tmp_path_factory.mktemp("downloads") / "benchmark.xml"
+    elsewhere.write_text("<not-a-benchmark/>")
+
+    two_words = run(project, "--inventory", "t", "--stig-xccdf", str(elsewhere))
+    with_equals = run(project, "--inventory", "t", f"--stig-xccdf={elsewhere}")
+
+    # Then pytest, which took the path for a folder to test, is explained
+    assert two_words.ret == pytest.ExitCode.USAGE_ERROR
+    err = two_words.stderr.str()
+    assert "found no pyproject.toml" in err
+    assert f"--stig-xccdf={elsewhere}" in err and "(with '=')" in err
+    # And the form with '=' reaches the suite, which reads the file
+    assert with_equals.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--stig-xccdf:" in with_equals.stderr.str()
+
+
+def test_no_test_selected_gives_no_verdict(project):
+    result = run(project, "--inventory", "t", "-k", "no-such-rule")
+
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert any(
+        line.startswith("sphere-stig: no test selected") for line in result.outlines
+    )
+    assert "gate passed" not in result.stdout.str()
+
+
+def test_kinds_that_fit_no_selected_host_are_deselected_not_skipped(project):
+    (project.path / "inventories" / "dc.yml").write_text(
+        "hosts:\n  dc9: {address: 127.0.0.64, roles: [domain_controller]}\n"
+    )
+
+    result = run(project, "--inventory", "dc", "--collect-only", "-q")
+
+    out = result.stdout.str()
+    assert "empty parameter set" not in out
+    assert "test_stig" not in out
+    assert "test_port[" in out
