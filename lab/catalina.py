@@ -289,6 +289,64 @@ def up(layouts: Sequence[Layout], pki: Pki, images_dir: Path) -> bool:
     return all(results)
 
 
+LAB_INVENTORY = Path(__file__).resolve().parents[1] / "inventories" / "lab.yml"
+
+
+def _other_services(
+    run_dir: Path, shown: dict[str, set[str]]
+) -> list[tuple[str, str, str, str, str]]:
+    """A row per other recorded lab process (directory, mail, SNMP, SQL...).
+
+    The sockets are read from the kernel's tables, not assumed: what the
+    row says listens is what listens on the host's address right now, less
+    what an earlier row of the same address shows and the ephemeral ports
+    (49152 and up) Samba's RPC endpoints take.
+    """
+    import yaml
+
+    hosts = yaml.safe_load(LAB_INVENTORY.read_text(encoding="utf-8"))["hosts"]
+    sphere = {h.name for h in HOSTS}
+    rows = []
+    for pid_file in sorted((run_dir / "pids").glob("*.pid")):
+        service, _, name = pid_file.stem.rpartition("-")
+        if name in sphere and service in ("tomcat", "winrm"):
+            continue
+        address = str(hosts.get(name, {}).get("address", "?"))
+        pid = running_pid(pid_file)
+        sockets = [
+            item
+            for item in _sockets(address)
+            if item not in shown.get(address, set()) and int(item.split("/")[0]) < 49152
+        ]
+        listens = " ".join(sockets) if pid is not None else "-"
+        state = str(pid) if pid is not None else "not running"
+        rows.append((name, address, service, listens or "-", state))
+    return rows
+
+
+def _sockets(address: str) -> list[str]:
+    """Listening TCP and bound UDP ports on ``address`` (IPv4, /proc/net)."""
+    try:
+        wanted = socket.inet_aton(address)[::-1].hex().upper()
+    except OSError:
+        return []
+    found = []
+    for proto, listening in (("tcp", "0A"), ("udp", "07")):
+        try:
+            lines = Path(f"/proc/net/{proto}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        ports = set()
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            host_hex, _, port_hex = local.partition(":")
+            if host_hex == wanted and state == listening:
+                ports.add(int(port_hex, 16))
+        found += [f"{port}/{proto}" for port in sorted(ports)]
+    return found
+
+
 def table(run_dir: Path) -> None:
     rows = [("HOST", "ADDRESS", "SERVICE", "LISTENS", "PID")]
     for lab_host in HOSTS:
@@ -314,6 +372,11 @@ def table(run_dir: Path) -> None:
         rows.append(
             (lab_host.name, lab_host.address, "winrm", winrm_listens, winrm_state)
         )
+    shown: dict[str, set[str]] = {}
+    for row in rows[1:]:
+        ports = {f"{item.split('/')[0]}/tcp" for item in row[3].split() if item != "-"}
+        shown.setdefault(row[1], set()).update(ports)
+    rows += _other_services(run_dir, shown)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
