@@ -2,7 +2,8 @@
 
 ``--fail-on`` names the classes of results that fail a run: open findings by
 CAT (``cat1``, ``cat2``, ``cat3``), open port-table rows and overview
-requirements (``ports``, ``requirements``: they carry no CAT) and results that could not be evaluated (``error``). A finding
+requirements (``ports``, ``requirements``: they carry no CAT) and results
+that could not be evaluated (``error``). A finding
 covered by a valid waiver does not fail the run; once the waiver expires it
 counts again. ``none`` fails on nothing (a report-only run).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sphere_stig.outcome import Status
 from sphere_stig.results import Result
@@ -65,6 +66,8 @@ class Decision:
     blocking: Counter
     passing: Counter  # open or error results the gate lets through
     waived: int
+    # The waived results by gate class, for the wording.
+    waived_by: Counter = field(default_factory=Counter)
 
     def line(self, fail_on: Iterable[str]) -> str:
         rule = ",".join(sorted(fail_on)) or "none"
@@ -74,13 +77,18 @@ class Decision:
                 f"{n} {TOKENS[k][n != 1]}" for k, n in sorted(counts.items())
             )
 
-        waived = f"; {self.waived} waived" if self.waived else ""
+        waived = (
+            f"; {self.waived} waived, so not counted ({describe(self.waived_by)})"
+            if self.waived
+            else ""
+        )
         if self.failed:
             return f"gate FAILED (fail-on {rule}): {describe(self.blocking)}{waived}"
         let = describe(self.passing)
+        nothing = ": nothing open outside waivers" if self.waived else ": nothing open"
         return (
             f"gate passed (fail-on {rule})"
-            + (f": not gated: {let}" if let else ": nothing open")
+            + (f": not gated: {let}" if let else nothing)
             + waived
         )
 
@@ -88,13 +96,13 @@ class Decision:
 def decide(results: Iterable[Result], fail_on: frozenset[str]) -> Decision:
     blocking: Counter = Counter()
     passing: Counter = Counter()
-    waived = 0
+    waived: Counter = Counter()
     for result in results:
         kind = token(result)
         if kind is None:
             continue
         if result.waived:
-            waived += 1
+            waived[kind] += 1
             continue
         (blocking if kind in fail_on else passing)[kind] += 1
-    return Decision(bool(blocking), blocking, passing, waived)
+    return Decision(bool(blocking), blocking, passing, waived.total(), waived)

@@ -57,12 +57,17 @@ def test_valid_waiver_lets_a_finding_through_until_it_expires():
     valid = result(Status.FAIL, waiver={"state": "valid", "ticket": "CHG-1"})
     expired = result(Status.FAIL, waiver={"state": "expired", "ticket": "CHG-2"})
 
-    assert not gate.decide([valid], fail_on).failed
+    alone = gate.decide([valid], fail_on)
+    assert not alone.failed
+    assert alone.line(fail_on) == (
+        "gate passed (fail-on cat2): nothing open outside waivers; "
+        "1 waived, so not counted (1 open CAT II finding)"
+    )
     decision = gate.decide([valid, expired], fail_on)
     assert decision.failed
-    assert (
-        decision.line(fail_on)
-        == "gate FAILED (fail-on cat2): 1 open CAT II finding; 1 waived"
+    assert decision.line(fail_on) == (
+        "gate FAILED (fail-on cat2): 1 open CAT II finding; "
+        "1 waived, so not counted (1 open CAT II finding)"
     )
 
 
