@@ -201,3 +201,22 @@ def test_cli_unreadable_run(tmp_path, runs, capsys, content):
         (bad / "results.json").write_text(content, encoding="utf-8")
     assert main([str(good), str(bad)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {bad}")
+
+
+def test_a_lapsed_waiver_makes_the_finding_new_again(tmp_path):
+    # Given an Open finding waived in the old run, and its waiver expired now
+    finding = next(r for r in sphere01_results() if r.status is Status.FAIL)
+    waiver = {"ticket": "POAM-7", "state": "valid", "expires": "2026-12-01"}
+    then = changed(finding, waiver=waiver)
+    now = changed(finding, waiver={**waiver, "state": "expired"})
+    old = save(tmp_path, "old", (make_meta(), [then]))
+    new = save(tmp_path, "new", (make_meta(), [now]))
+
+    diff = compare(load_run(old), load_run(new))
+
+    # Then it is a new finding, said to be no longer waived, and CI can stop
+    (change,) = diff.new_findings
+    assert (change.id, change.waiver_lapsed) == (finding.id, True)
+    assert f"{finding.id}" in render_text(diff)
+    assert "Open -> Open (no longer waived)" in render_text(diff)
+    assert main([str(old), str(new), "--fail-on-new"]) == 1

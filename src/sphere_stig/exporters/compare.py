@@ -4,7 +4,8 @@ Results are matched on (host, kind, id), so STIG rules and port-table rows
 are both compared. Per host the diff lists:
 
 * new findings: the result is Open (fail) now and was not before, including
-  a rule that was not run before and a host that was not in the old run;
+  a rule that was not run before and a host that was not in the old run,
+  and an Open finding whose waiver covered it before and does not now;
 * fixed findings: Open before, NotAFinding (pass) now;
 * other status changes: any other change of status (an Open finding that is
   now an error is not fixed: it was not judged);
@@ -49,6 +50,8 @@ class Change:
     old: Status | None
     new: Status | None
     waived: bool = False
+    # Open in both runs, waived before and not now: it counts again.
+    waiver_lapsed: bool = False
     removed_lines: tuple[str, ...] = ()
     added_lines: tuple[str, ...] = ()
 
@@ -196,7 +199,8 @@ def _host_diff(
     for key, now in after.items():
         then = before.get(key)
         old_status = then.status if then else None
-        if now.status is Status.FAIL and old_status is not Status.FAIL:
+        lapsed = bool(then and then.waived and not now.waived)
+        if now.status is Status.FAIL and (old_status is not Status.FAIL or lapsed):
             new_findings.append(_change(then, now))
         elif then is None:
             added.append(_change(None, now))
@@ -243,6 +247,7 @@ def _change(
         old=then.status if then else None,
         new=now.status if now else None,
         waived=bool(now and now.waived),
+        waiver_lapsed=bool(then and now and then.waived and not now.waived),
         removed_lines=removed,
         added_lines=added,
     )
@@ -267,8 +272,15 @@ def _summary(diff: RunDiff) -> str:
 
 
 def _describe(change: Change) -> str:
-    waived = " (waived)" if change.waived else ""
-    return f"{change.label}: {change.transition}{waived}"
+    return f"{change.label}: {change.transition}{_waiver_note(change)}"
+
+
+def _waiver_note(change: Change) -> str:
+    if change.waived:
+        return " (waived)"
+    if change.waiver_lapsed:
+        return " (no longer waived)"
+    return ""
 
 
 def render_text(diff: RunDiff) -> str:
@@ -328,7 +340,7 @@ def render_markdown(diff: RunDiff) -> str:
                 ("| Rule | Title | Before | Now |", "| --- | --- | --- | --- |")
             )
             for change in changes:
-                now = status_label(change.new) + (" (waived)" if change.waived else "")
+                now = status_label(change.new) + _waiver_note(change)
                 lines.append(
                     f"| {_md(change.id)} | {_md(change.title)} | "
                     f"{status_label(change.old)} | {now} |"
