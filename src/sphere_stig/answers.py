@@ -17,7 +17,9 @@ alone, because nothing is known about the rule on that host.
 When several entries for one rule match a host, the most specific wins: an
 exact host name over a glob, a glob over ``*``; between two globs, the one
 with more fixed characters; after that, the entry earlier in the file.
-Host names and patterns are compared without regard to case.
+Host names and patterns are compared without regard to case. Loaded for a
+run, every pattern must match a host of the inventory: a misspelt name would
+otherwise leave an answer or waiver unused without a word.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pydantic import (
 )
 
 from sphere_stig import catalog
+from sphere_stig.hints import did_you_mean
 from sphere_stig.outcome import Evidence, Status, Verdict
 
 __all__ = [
@@ -245,47 +248,78 @@ class WaiverBook(_Book[Waiver]):
     """The waivers of one file, in file order."""
 
 
-def load_answers(path: Path, rules: Iterable[catalog.Rule] | None = None) -> AnswerBook:
-    """Read an answers file; every entry must name a manual rule of the catalog."""
-    return AnswerBook(path, _load(path, "answers", Answer, rules))
+def load_answers(
+    path: Path,
+    rules: Iterable[catalog.Rule] | None = None,
+    hosts: Iterable[str] | None = None,
+) -> AnswerBook:
+    """Read an answers file; every entry must name a manual rule of the catalog.
+
+    With ``hosts`` (every host of the inventory), each host pattern must
+    match one of them.
+    """
+    return AnswerBook(path, _load(path, "answers", Answer, rules, hosts))
 
 
-def load_waivers(path: Path, rules: Iterable[catalog.Rule] | None = None) -> WaiverBook:
-    """Read a waivers file; every entry must name a rule of the catalog."""
-    return WaiverBook(path, _load(path, "waivers", Waiver, rules))
+def load_waivers(
+    path: Path,
+    rules: Iterable[catalog.Rule] | None = None,
+    hosts: Iterable[str] | None = None,
+) -> WaiverBook:
+    """Read a waivers file; every entry must name a rule of the catalog.
+
+    With ``hosts`` (every host of the inventory), each host pattern must
+    match one of them.
+    """
+    return WaiverBook(path, _load(path, "waivers", Waiver, rules, hosts))
 
 
 def _load(
-    path: Path, key: str, model: type[E], rules: Iterable[catalog.Rule] | None
+    path: Path,
+    key: str,
+    model: type[E],
+    rules: Iterable[catalog.Rule] | None,
+    hosts: Iterable[str] | None,
 ) -> tuple[E, ...]:
+    """The entries of the file; every problem in it is in the one error, a line each."""
     known = {r.vuln_id: r for r in (catalog.load_rules() if rules is None else rules)}
-    entries: list[E] = []
+    names = None if hosts is None else list(hosts)
+    problems: list[str] = []
+    entries: list[tuple[int, E]] = []
     for index, raw in enumerate(_read(path, key)):
         label = _label(path, key, index, raw)
         if not isinstance(raw, dict):
-            raise AnswersError(
+            problems.append(
                 f"{label}: expected a mapping with the keys "
                 f"{', '.join(model.model_fields)}"
             )
+            continue
         try:
             entry = model.model_validate(raw)
         except ValidationError as exc:
-            raise AnswersError(f"{label}: {_explain(exc)}") from None
+            problems += (f"{label}: {text}" for text in _explain(exc))
+            continue
         rule = known.get(entry.rule)
         if rule is None:
-            raise AnswersError(
+            problems.append(
                 f"{label}: key rule: {entry.rule} is not a rule of the "
                 f"catalog; check the Vuln ID against the STIG (V-nnnnnn)"
             )
+            continue
         if model is Answer and not rule.manual:
-            raise AnswersError(
+            problems.append(
                 f"{label}: key rule: {entry.rule} is checked automatically "
                 f"(check {rule.check}), so an answer cannot decide it; remove the "
                 f"entry, or record an accepted open finding in a waivers file"
             )
-        entries.append(entry)
-    _no_repeated_patterns(path, key, entries)
-    return tuple(entries)
+            continue
+        if names is not None:
+            problems += _unmatched(label, entry, names)
+        entries.append((index, entry))
+    problems += _repeated_patterns(path, key, entries)
+    if problems:
+        raise AnswersError("\n".join(problems))
+    return tuple(entry for _, entry in entries)
 
 
 def _read(path: Path, key: str) -> list[Any]:
@@ -345,42 +379,53 @@ def _label(path: Path, key: str, index: int, raw: Any) -> str:
     return f"{path}: {key}[{index}]" + (f" ({rule})" if rule else "")
 
 
-def _explain(exc: ValidationError) -> str:
-    """The first problem of an entry, in the words a YAML author needs."""
-    errors = exc.errors()
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"])
-    kind = first["type"]
-    if kind == "missing":
-        text = f"key {where}: missing; add it"
-    elif kind == "extra_forbidden":
-        text = f"key {where}: not a known key; check its spelling"
-    else:
-        message = first["msg"].removeprefix("Value error, ")
-        shown = first.get("input")
-        if kind != "value_error" and isinstance(shown, str | int | float):
-            message += f" (got {shown!r})"
-        text = f"key {where}: {message}" if where else message
-    more = len(errors) - 1
-    if more:
-        text += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return text
+def _explain(exc: ValidationError) -> list[str]:
+    """The problems of an entry, in the words a YAML author needs."""
+    texts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        kind = error["type"]
+        if kind == "missing":
+            texts.append(f"key {where}: missing; add it")
+        elif kind == "extra_forbidden":
+            texts.append(f"key {where}: not a known key; check its spelling")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            shown = error.get("input")
+            if kind != "value_error" and isinstance(shown, str | int | float):
+                message += f" (got {shown!r})"
+            texts.append(f"key {where}: {message}" if where else message)
+    return texts
 
 
-def _no_repeated_patterns(path: Path, key: str, entries: list[E]) -> None:
+def _unmatched(label: str, entry: _Entry, hosts: list[str]) -> list[str]:
+    # A misspelt host name would leave the entry unused on the host it was
+    # meant for, with nothing saying why.
+    return [
+        f"{label}: key hosts: {pattern!r} matches no host of the inventory; "
+        f"{did_you_mean(pattern, hosts, 'hosts')}; fix the name or remove it"
+        for pattern in entry.hosts
+        if all(_specificity(pattern, host) is None for host in hosts)
+    ]
+
+
+def _repeated_patterns(path: Path, key: str, entries: list[tuple[int, E]]) -> list[str]:
     # Two entries naming the same rule with the same pattern would tie on
     # every host: which one counts would depend on their order alone.
     seen: dict[tuple[str, str], int] = {}
-    for index, entry in enumerate(entries):
+    problems = []
+    for index, entry in entries:
         for pattern in entry.hosts:
             slot = (entry.rule, pattern.lower())
             if slot in seen:
-                raise AnswersError(
+                problems.append(
                     f"{path}: {key}[{index}] ({entry.rule}): key hosts: "
                     f"{pattern!r} is already used for {entry.rule} by "
                     f"{key}[{seen[slot]}]; keep one entry per rule and host pattern"
                 )
-            seen[slot] = index
+            else:
+                seen[slot] = index
+    return problems
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from sphere_stig.inventory import Host
 from sphere_stig.outcome import Evidence, Verdict, not_reviewed
 
 NOT_IMPLEMENTED = "check not implemented yet"
+# The connection block through which a fact source reaches a host: its
+# credentials and CA bundle are what a check needing that source uses.
+SOURCE_CONNECTIONS = {"windows": "winrm", "wmi": "winrm", "directory": "ldap"}
 
 
 def inputs_for(host: Host) -> Inputs:
@@ -124,3 +127,47 @@ def evaluate_requirement(
         host=host.name, **{source: cache.get(source, host) for source in check.needs}
     )
     return check.fn(facts, inputs)
+
+
+def _port_connection(row: catalog.PortRow) -> str | None:
+    """The connection block whose credentials a port row's probe uses, if any."""
+    if row.check == "snmp_trap":
+        # Judged from the Sphere server's UDP endpoints in its Windows facts.
+        return "winrm"
+    if row.check == "tds_port":
+        # The probe logs in when the host has a password.
+        return "sql"
+    if row.check == "udp_service" and "SNMP" in row.protocols.upper():
+        return "snmp"
+    return None
+
+
+def connections_used(host: Host) -> set[str]:
+    """The connection blocks (winrm, ldap, ...) the tests of ``host`` reach it by.
+
+    Read from the catalog entries that apply to the host's roles, so a run
+    on a domain controller does not need the WinRM password of the Sphere
+    servers.
+    """
+    sources = {
+        source
+        for entry in (*catalog.load_rules(), *catalog.load_requirements())
+        if entry.check in REGISTRY and host.has_role(*entry.roles)
+        for source in REGISTRY[entry.check].needs
+    }
+    used = {SOURCE_CONNECTIONS[s] for s in sources if s in SOURCE_CONNECTIONS}
+    for row in catalog.load_ports():
+        kind = _port_connection(row)
+        if kind is not None and host.has_role(*row.target_roles):
+            used.add(kind)
+    return used
+
+
+def inputs_used(host: Host) -> set[str]:
+    """The organisation inputs read by the entries that apply to ``host``."""
+    entries = (*catalog.load_rules(), *catalog.load_requirements())
+    used = {name for e in entries if host.has_role(*e.roles) for name in e.inputs}
+    for row in catalog.load_ports():
+        if host.has_role(*row.target_roles):
+            used.update(row.inputs)
+    return used

@@ -11,20 +11,25 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterable
+import types
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
-from sphere_stig import redact
+from sphere_stig import catalog, redact
+from sphere_stig.hints import did_you_mean
 
 DEFAULT_SPHERE_ROOT = r"C:\Program Files\ISEC7 SPHERE"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # Organisation inputs that name files; relative values are relative to the
 # inventory file, like every other path in it.
 PATH_INPUTS = frozenset({"dod_trust_anchors"})
+# Where the organisation inputs are described, for messages about them.
+INPUTS_DOC = "inputs: in src/sphere_stig/catalog/rules.yml"
 
 
 class InventoryError(Exception):
@@ -55,26 +60,46 @@ class SecretRef(_Model):
     def describe(self) -> str:
         return f"environment variable {self.env}" if self.env else f"file {self.file}"
 
-    def resolve(self, host: str, key: str) -> str:
-        """Read the secret; a missing one is a usage error naming the reference."""
+    def read(self) -> str:
+        """The secret; ``LookupError`` saying why and what to do when it is missing.
+
+        The reason never holds the secret, so it can go into any message.
+        """
         if self.env is not None:
             value = os.environ.get(self.env)
+            if value is None:
+                raise LookupError(
+                    f"refers to environment variable {self.env}, which is not set; "
+                    f"export {self.env} before the run"
+                )
             if not value:
-                raise InventoryError(
-                    f"host {host}: {key} refers to environment variable {self.env}, "
-                    "which is not set; export it before the run"
+                raise LookupError(
+                    f"refers to environment variable {self.env}, which is empty; "
+                    f"export {self.env} with the secret before the run"
                 )
         else:
             assert self.file is not None
             try:
                 value = self.file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise InventoryError(
-                    f"host {host}: {key} refers to file {self.file}, which cannot be "
-                    f"read ({exc.strerror}); create it or fix the path"
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise LookupError(
+                    f"refers to file {self.file}, which cannot be read ({reason}); "
+                    "create it or fix the path"
                 ) from None
+            if not value:
+                raise LookupError(
+                    f"refers to file {self.file}, which is empty; put the secret in it"
+                )
         redact.register(value)
         return value
+
+    def resolve(self, host: str, key: str) -> str:
+        """Read the secret; a missing one is a usage error naming host and key."""
+        try:
+            return self.read()
+        except LookupError as exc:
+            raise InventoryError(f"{host}: {key} {exc}") from None
 
 
 def _secret(value: Any) -> Any:
@@ -197,6 +222,21 @@ class InventoryFile(_Model):
     hosts: dict[str, HostSpec] = Field(min_length=1)
 
 
+class Origin(_Model):
+    """Where a host's setting is written in the inventory file, and as what."""
+
+    # The key path in the file: defaults.winrm.password, site.inputs.max_threads.
+    key: str
+    # A path as written, before it was made absolute.
+    text: str | None = None
+
+    def relative_note(self, base: Path) -> str:
+        """For a relative path: what it was taken relative to."""
+        if self.text is None or Path(self.text).is_absolute():
+            return ""
+        return f" ({self.text!r} is relative to the inventory's folder {base})"
+
+
 class Host(_Model):
     """One host, with site defaults and its own settings merged."""
 
@@ -210,9 +250,17 @@ class Host(_Model):
     sphere_root: str
     https_port: int
     asset: AssetInfo
+    # Where each merged setting sits in the file, by its key on the host
+    # (connections.winrm.password -> defaults.winrm.password), so that a
+    # message sends the user to the line to change.
+    origins: dict[str, Origin] = {}
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    def origin(self, key: str) -> Origin:
+        """Where ``key`` (``connections.winrm.password``) is written in the file."""
+        return self.origins.get(key) or Origin(key=f"hosts.{self.name}.{key}")
 
 
 class Inventory(_Model):
@@ -275,20 +323,99 @@ def _location(loc: Iterable[Any]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def _rebase(settings: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Relative paths in an inventory are relative to the inventory file."""
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if key in ("ca_bundle", "file") and isinstance(value, str):
-            out[key] = str((base / value).resolve())
-        elif isinstance(value, dict):
-            out[key] = _rebase(value, base)
+def _model(kind: Any) -> type[BaseModel] | None:
+    """The model a field holds, looking through ``X | None``."""
+    if get_origin(kind) in (Union, types.UnionType):
+        args = [a for a in get_args(kind) if a is not type(None)]
+        kind = args[0] if len(args) == 1 else None
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys accepted at ``loc`` below ``model``, in declaration order."""
+    kind: Any = model
+    for part in loc:
+        found = _model(kind)
+        if found is not None:
+            field = found.model_fields.get(str(part))
+            if field is None:
+                return []
+            kind = field.annotation
+        elif get_origin(kind) is dict:
+            # A name chosen by the user (a host, a connection kind).
+            kind = get_args(kind)[1]
         else:
-            out[key] = value
+            return []
+    found = _model(kind)
+    return list(found.model_fields) if found is not None else []
+
+
+def _explain(error: ErrorDetails, model: type[BaseModel], where: str) -> str:
+    """One validation problem, in the words the author of the file needs.
+
+    The value given is never repeated: it could be a password written in
+    the wrong place.
+    """
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(model, error["loc"][:-1])
+        name = str(error["loc"][-1])
+        return (
+            f"key {where}: not a known key; {did_you_mean(name, known, 'known keys')}"
+        )
+    if kind == "missing":
+        return f"key {where}: missing; add it"
+    return f"key {where}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def _settings(
+    written: dict[str, Any],
+    key: str,
+    where: str,
+    base: Path,
+    origins: dict[str, Origin],
+) -> dict[str, Any]:
+    """One settings block with its paths made absolute, noting where each key is.
+
+    ``key`` is the block's key on the host (connections.winrm), ``where``
+    its key in the file (defaults.winrm). Relative paths are relative to
+    the inventory file.
+    """
+    out: dict[str, Any] = {}
+    for name, value in written.items():
+        here, there = f"{key}.{name}", f"{where}.{name}"
+        if name in ("ca_bundle", "file") and isinstance(value, str):
+            origins[here] = Origin(key=there, text=value)
+            out[name] = str((base / value).resolve())
+        elif isinstance(value, dict):
+            origins[here] = Origin(key=there)
+            out[name] = _settings(value, here, there, base, origins)
+        else:
+            origins[here] = Origin(key=there)
+            out[name] = value
     return out
 
 
-def load(name_or_path: str, directory: Path, known_roles: Iterable[str]) -> Inventory:
+def _written_at(loc: Sequence[Any], origins: dict[str, Origin]) -> str:
+    """The key in the file of a problem found in the merged connection settings."""
+    parts = ["connections", *(str(p) for p in loc)]
+    for end in range(len(parts), 1, -1):
+        origin = origins.get(".".join(parts[:end]))
+        if origin is not None:
+            return ".".join([origin.key, *parts[end:]])
+    return ".".join(parts)
+
+
+def load(
+    name_or_path: str,
+    directory: Path,
+    known_roles: Iterable[str],
+    known_inputs: Iterable[str] | None = None,
+) -> Inventory:
+    """Read and check an inventory; every problem found is in the error.
+
+    ``known_inputs`` defaults to the organisation inputs of the catalog.
+    """
     path = locate(name_or_path, directory)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
@@ -309,45 +436,98 @@ def load(name_or_path: str, directory: Path, known_roles: Iterable[str]) -> Inve
     try:
         spec = InventoryFile.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise InventoryError(
-            f"{path}: key {_location(first['loc'])}: {first['msg']}{extra}"
-        ) from None
-    return _build(spec, path, set(known_roles))
+        problems = (
+            _explain(e, InventoryFile, _location(e["loc"])) for e in exc.errors()
+        )
+        raise InventoryError(_lines(path, problems)) from None
+    if known_inputs is None:
+        known_inputs = catalog.load_inputs()
+    return _build(spec, path, set(known_roles), list(known_inputs))
 
 
-def _rebase_inputs(inputs: dict[str, Any], base: Path) -> dict[str, Any]:
-    return {
-        k: str((base / v).resolve()) if k in PATH_INPUTS and isinstance(v, str) else v
-        for k, v in inputs.items()
-    }
+def _lines(path: Path, problems: Iterable[str]) -> str:
+    """One line per problem, each naming the file; a problem said twice counts once."""
+    return "\n".join(f"{path}: {p}" for p in dict.fromkeys(problems))
 
 
-def _build(spec: InventoryFile, path: Path, known_roles: set[str]) -> Inventory:
+def _inputs(
+    inputs: dict[str, Any], where: str, base: Path, origins: dict[str, Origin]
+) -> dict[str, Any]:
+    """Organisation inputs with their paths made absolute, noting where each is."""
+    out: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if name in PATH_INPUTS and isinstance(value, str):
+            origins[f"inputs.{name}"] = Origin(key=f"{where}.{name}", text=value)
+            out[name] = str((base / value).resolve())
+        else:
+            origins[f"inputs.{name}"] = Origin(key=f"{where}.{name}")
+            out[name] = value
+    return out
+
+
+def _unknown_inputs(spec: InventoryFile, known: list[str]) -> list[str]:
+    # A misspelt input would otherwise leave its rules "input not set", with
+    # nothing pointing at the typo.
+    blocks = [("site.inputs", spec.site.inputs)] + [
+        (f"hosts.{name}.inputs", h.inputs) for name, h in spec.hosts.items()
+    ]
+    return [
+        f"key {where}.{name}: not a known input; "
+        f"{did_you_mean(name, known, 'known inputs')} ({INPUTS_DOC})"
+        for where, inputs in blocks
+        for name in inputs
+        if name not in known
+    ]
+
+
+def _build(
+    spec: InventoryFile, path: Path, known_roles: set[str], known_inputs: list[str]
+) -> Inventory:
     base = path.parent
+    problems = _unknown_inputs(spec, known_inputs)
     hosts = []
     for name, h in spec.hosts.items():
         unknown = [r for r in h.roles if r not in known_roles]
         if unknown:
-            raise InventoryError(
-                f"{path}: key hosts.{name}.roles: unknown role {unknown[0]!r}; "
+            problems.append(
+                f"key hosts.{name}.roles: unknown role {unknown[0]!r}; "
                 f"known roles: {', '.join(sorted(known_roles))}"
             )
+        origins: dict[str, Origin] = {}
         merged: dict[str, Any] = {}
-        for kind in set(spec.defaults) | set(h.connections):
-            merged[kind] = _rebase(
-                {**spec.defaults.get(kind, {}), **h.connections.get(kind, {})}, base
+        for kind in sorted(set(spec.defaults) | set(h.connections)):
+            own = f"hosts.{name}.connections.{kind}"
+            origins[f"connections.{kind}"] = Origin(
+                key=own if kind in h.connections else f"defaults.{kind}"
             )
+            merged[kind] = {
+                **_settings(
+                    spec.defaults.get(kind, {}),
+                    f"connections.{kind}",
+                    f"defaults.{kind}",
+                    base,
+                    origins,
+                ),
+                **_settings(
+                    h.connections.get(kind, {}),
+                    f"connections.{kind}",
+                    own,
+                    base,
+                    origins,
+                ),
+            }
         try:
             connections = Connections.model_validate(merged)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise InventoryError(
-                f"{path}: key hosts.{name}.connections.{_location(first['loc'])} "
-                f"(or defaults.{_location(first['loc'])}): {first['msg']}"
-            ) from None
+            problems += (
+                _explain(e, Connections, _written_at(e["loc"], origins))
+                for e in exc.errors()
+            )
+            continue
+        inputs = {
+            **_inputs(spec.site.inputs, "site.inputs", base, origins),
+            **_inputs(h.inputs, f"hosts.{name}.inputs", base, origins),
+        }
         hosts.append(
             Host(
                 name=name,
@@ -356,12 +536,15 @@ def _build(spec: InventoryFile, path: Path, known_roles: set[str]) -> Inventory:
                 roles=h.roles,
                 groups=h.groups,
                 connections=connections,
-                inputs=_rebase_inputs({**spec.site.inputs, **h.inputs}, base),
+                inputs=inputs,
                 sphere_root=spec.site.sphere_root,
                 https_port=spec.site.https_port,
                 asset=h.asset,
+                origins=origins,
             )
         )
+    if problems:
+        raise InventoryError(_lines(path, problems))
     return Inventory(
         name=spec.name or path.stem,
         path=path,
@@ -370,3 +553,86 @@ def _build(spec: InventoryFile, path: Path, known_roles: set[str]) -> Inventory:
         answers=(base / spec.answers).resolve() if spec.answers else None,
         waivers=(base / spec.waivers).resolve() if spec.waivers else None,
     )
+
+
+# Checked before a run, for the hosts it covers.
+
+
+def check_references(
+    inventory: Inventory,
+    connections: Callable[[Host], Iterable[str]],
+    inputs: Callable[[Host], Iterable[str]],
+) -> None:
+    """Read every secret and file the run will use, before any test starts.
+
+    ``connections`` names the connection blocks (winrm, ldap, ...) that a
+    host's tests reach it through, ``inputs`` the organisation inputs they
+    read. Each secret they reference is resolved (and so registered for
+    redaction), and each CA bundle and file input must be a readable PEM
+    file. Everything missing is in the one error, by the key as written in
+    the file and with the hosts that need it.
+    """
+    needed: dict[str, list[str]] = {}
+    base = inventory.path.parent.resolve()
+    for host in inventory.hosts:
+        found = [
+            *(
+                _connection_problem(host, kind, base)
+                for kind in sorted(set(connections(host)))
+            ),
+            *(_input_problem(host, name, base) for name in sorted(set(inputs(host)))),
+        ]
+        for problems in found:
+            for problem in problems:
+                needed.setdefault(problem, []).append(host.name)
+    if needed:
+        raise InventoryError(
+            _lines(
+                inventory.path,
+                (f"{p} (needed for {', '.join(names)})" for p, names in needed.items()),
+            )
+        )
+
+
+def _connection_problem(host: Host, kind: str, base: Path) -> list[str]:
+    settings = getattr(host.connections, kind)
+    problems = []
+    for field, value in settings:
+        key = f"connections.{kind}.{field}"
+        origin = host.origin(key)
+        if isinstance(value, SecretRef):
+            try:
+                value.read()
+            except LookupError as exc:
+                note = host.origin(f"{key}.file").relative_note(base)
+                problems.append(f"key {origin.key}: {exc}{note}")
+        elif field == "ca_bundle" and value is not None:
+            problem = _pem_problem(Path(value))
+            if problem:
+                note = origin.relative_note(base)
+                problems.append(f"key {origin.key}: {problem}{note}")
+    return problems
+
+
+def _input_problem(host: Host, name: str, base: Path) -> list[str]:
+    value = host.inputs.get(name)
+    if name not in PATH_INPUTS or not value:
+        return []
+    origin = host.origin(f"inputs.{name}")
+    problem = _pem_problem(Path(value))
+    return (
+        [f"key {origin.key}: {problem}{origin.relative_note(base)}"] if problem else []
+    )
+
+
+def _pem_problem(path: Path) -> str:
+    """Why ``path`` is not a readable PEM file of certificates ("" when it is)."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        return (
+            f"{path} cannot be read ({exc.strerror}); fix the path or create the file"
+        )
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        return f"{path} holds no PEM certificate; name a PEM file of CA certificates"
+    return ""

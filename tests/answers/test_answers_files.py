@@ -285,7 +285,7 @@ def test_missing_key_is_named(write):
     )
 
 
-def test_missing_waiver_keys_are_counted(write):
+def test_missing_waiver_keys_are_each_named(write):
     path = write(
         WAIVERS.replace("    approver: C. Approver\n", "").replace(
             "    ticket: 20417\n", ""
@@ -295,10 +295,86 @@ def test_missing_waiver_keys_are_counted(write):
     with pytest.raises(AnswersError) as info:
         load_waivers(path)
 
-    assert str(info.value) == (
-        f"{path}: waivers[0] (V-224781): key approver: missing; add it "
-        "(and 1 more problem)"
+    assert str(info.value).splitlines() == [
+        f"{path}: waivers[0] (V-224781): key approver: missing; add it",
+        f"{path}: waivers[0] (V-224781): key ticket: missing; add it",
+    ]
+
+
+def test_every_problem_of_the_file_is_reported_one_per_line(write):
+    # Given an answers file with three broken entries and a good one between
+    path = write(
+        "answers:\n"
+        + answer_entry("V-224767", "[sphere01]").replace(
+            "    reviewer: A. Reviewer\n", ""
+        )
+        + answer_entry("V-224764", "[sphere01]")
+        + answer_entry("V-224762")
+        + answer_entry("V-224764", "[SPHERE01]")
     )
+
+    # When it is loaded
+    with pytest.raises(AnswersError) as info:
+        load_answers(path)
+
+    # Then each problem has its own line, naming file, entry and key
+    assert str(info.value).splitlines() == [
+        f"{path}: answers[0] (V-224767): key reviewer: missing; add it",
+        f"{path}: answers[2] (V-224762): key rule: V-224762 is checked "
+        "automatically (check tls_protocols), so an answer cannot decide it; "
+        "remove the entry, or record an accepted open finding in a waivers file",
+        f"{path}: answers[3] (V-224764): key hosts: 'SPHERE01' is already used for "
+        "V-224764 by answers[1]; keep one entry per rule and host pattern",
+    ]
+
+
+# Host patterns against the inventory's hosts.
+
+HOSTS = ["sphere-app01", "sphere-app02", "sphere-db01"]
+
+
+def test_a_pattern_that_matches_no_host_of_the_inventory_is_refused(write):
+    # Given a waiver whose host name has a typo
+    path = write(WAIVERS.replace("hosts: [app0*]", "hosts: [sphere-ap01]"))
+
+    # When it is loaded for an inventory's hosts
+    with pytest.raises(AnswersError) as info:
+        load_waivers(path, hosts=HOSTS)
+
+    # Then the entry, the pattern and the inventory's hosts are named
+    assert str(info.value) == (
+        f"{path}: waivers[0] (V-224781): key hosts: 'sphere-ap01' matches no host "
+        "of the inventory; did you mean sphere-app01? hosts: sphere-app01, "
+        "sphere-app02, sphere-db01; fix the name or remove it"
+    )
+
+
+def test_each_pattern_of_an_entry_must_match_a_host(write):
+    # Given an answer for two hosts, the second misspelt beyond a close match
+    path = write("answers:\n" + answer_entry("V-224767", "[sphere-app01, mail9]"))
+
+    with pytest.raises(AnswersError) as info:
+        load_answers(path, hosts=HOSTS)
+
+    assert str(info.value) == (
+        f"{path}: answers[0] (V-224767): key hosts: 'mail9' matches no host of "
+        "the inventory; hosts: sphere-app01, sphere-app02, sphere-db01; fix the "
+        "name or remove it"
+    )
+
+
+def test_globs_star_and_case_match_the_inventory_hosts(write):
+    # Given entries for a glob, for every host and for a name in capitals
+    path = write(
+        "answers:\n"
+        + answer_entry("V-224767", "['sphere-app*']")
+        + answer_entry("V-224764")
+        + answer_entry("V-225096", "[SPHERE-DB01]")
+    )
+
+    # Then they all match a host of the inventory
+    book = load_answers(path, hosts=HOSTS)
+    assert [a.rule for a in book.entries] == ["V-224767", "V-224764", "V-225096"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import json
 import re
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -238,6 +239,19 @@ def test_every_input_named_by_a_rule_exists_and_back():
             set(org_input.used_by)
             <= {r.vuln_id for r in load_rules()} | requirement_ids | port_ids
         )
+
+
+def test_every_input_the_code_reads_is_in_the_catalog():
+    # Given the input names the library reads: inputs.get("name") calls and
+    # NAME_INPUT = "name" constants
+    src = Path(catalog.__file__).resolve().parents[1]
+    code = "\n".join(p.read_text(encoding="utf-8") for p in src.rglob("*.py"))
+    read = set(re.findall(r"inputs\.get\(\s*\"([a-z_0-9]+)\"", code))
+    read |= set(re.findall(r"^[A-Z_]*INPUT = \"([a-z_0-9]+)\"", code, re.M))
+
+    # Then the inventory accepts each of them, since it refuses unknown names
+    assert {"shutdown_port_probe", "console_login_path", "dod_trust_anchors"} <= read
+    assert read <= set(load_inputs())
 
 
 def test_input_names_and_descriptions():

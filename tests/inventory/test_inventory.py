@@ -97,13 +97,136 @@ def test_unknown_role_names_the_key_and_the_known_roles(tmp_path):
     assert "sphere_server" in message
 
 
-def test_unknown_key_is_named(tmp_path):
-    write(
+def test_unknown_key_names_the_close_match_and_the_known_keys(tmp_path):
+    # Given a host key with two letters swapped
+    path = write(
         tmp_path,
-        "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_server], adress: x}\n",
+        "hosts:\n  sphere-app01: {address: 10.0.0.1, roles: [sphere_server], fdqn: x}\n",
     )
-    with pytest.raises(InventoryError, match=r"key hosts\.app01\.adress: Extra inputs"):
+
+    with pytest.raises(InventoryError) as err:
         load("site", tmp_path, ROLES)
+
+    # Then the key, the likely meaning and every key of that level are named
+    assert str(err.value) == (
+        f"{path}: key hosts.sphere-app01.fdqn: not a known key; did you mean fqdn? "
+        "known keys: address, fqdn, roles, groups, connections, inputs, asset"
+    )
+
+
+def test_typo_in_defaults_is_named_where_it_is_written(tmp_path):
+    # Given a misspelt WinRM setting under defaults, merged into every host
+    path = write(
+        tmp_path,
+        "defaults:\n  winrm: {conect_timeout: 3}\n"
+        "hosts:\n"
+        "  app01: {address: 10.0.0.1, roles: [sphere_server]}\n"
+        "  app02: {address: 10.0.0.2, roles: [sphere_server]}\n",
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then it is reported once, at defaults.winrm, not under a host
+    assert str(err.value) == (
+        f"{path}: key defaults.winrm.conect_timeout: not a known key; did you mean "
+        "connect_timeout? known keys: scheme, port, auth, user, password, "
+        "ca_bundle, validate_certificate, connect_timeout, operation_timeout"
+    )
+
+
+def test_problems_in_a_host_connection_are_named_under_the_host(tmp_path):
+    # Given a host override with a bad value, an unknown block and a bad reference
+    path = write(
+        tmp_path,
+        "defaults:\n  winrm: {scheme: https}\n"
+        "hosts:\n  app01:\n    address: 10.0.0.1\n    roles: [sphere_server]\n"
+        "    connections:\n"
+        "      winrm: {scheme: htps, password: {fil: pw}}\n"
+        "      winrn: {port: 5986}\n",
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then every problem has its own line, each at its key in the file
+    assert str(err.value).splitlines() == [
+        f"{path}: key hosts.app01.connections.winrm.scheme: Input should be "
+        "'https' or 'http'",
+        f"{path}: key hosts.app01.connections.winrm.password.fil: not a known key; "
+        "did you mean file? known keys: env, file",
+        f"{path}: key hosts.app01.connections.winrn: not a known key; did you mean "
+        "winrm? known keys: winrm, ldap, sql, snmp, tls",
+    ]
+
+
+def test_every_problem_of_the_file_is_reported_one_per_line(tmp_path):
+    path = write(
+        tmp_path,
+        "site: {inptus: {}}\n"
+        "hosts:\n  app01: {roles: [sphere_server], fqdn: app01.example.mil}\n",
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    assert str(err.value).splitlines() == [
+        f"{path}: key site.inptus: not a known key; did you mean inputs? "
+        "known keys: sphere_root, https_port, inputs",
+        f"{path}: key hosts.app01.address: missing; add it",
+    ]
+
+
+# Organisation inputs.
+
+
+def test_unknown_site_input_is_named_with_the_close_match(tmp_path):
+    # Given a site input one letter short
+    path = write(
+        tmp_path,
+        MINIMAL.replace("inputs: {max_threads: 150}", "inputs: {max_thread: 150}"),
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then the run stops at it instead of leaving the rule "input not set"
+    message = str(err.value)
+    assert message.startswith(
+        f"{path}: key site.inputs.max_thread: not a known input; did you mean "
+        "max_threads? known inputs: max_connections, max_threads, "
+    )
+    assert message.endswith("(inputs: in src/sphere_stig/catalog/rules.yml)")
+    assert set(catalog.load_inputs()) <= set(
+        message.split("known inputs: ")[1].split(" (")[0].split(", ")
+    )
+
+
+def test_unknown_host_input_is_named(tmp_path):
+    path = write(
+        tmp_path,
+        MINIMAL.replace(
+            "inputs: {max_threads: 100}", "inputs: {console_path: /sphere}"
+        ),
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    assert str(err.value).startswith(
+        f"{path}: key hosts.app01.inputs.console_path: not a known input; did you "
+        "mean console_login_path? known inputs: "
+    )
+
+
+def test_known_inputs_can_be_given(tmp_path):
+    write(tmp_path, MINIMAL)
+
+    with pytest.raises(
+        InventoryError,
+        match="max_threads: not a known input; known inputs: max_sessions",
+    ):
+        load("site", tmp_path, ROLES, known_inputs=["max_sessions"])
 
 
 def test_literal_password_is_refused(tmp_path):
@@ -121,14 +244,20 @@ def test_literal_password_is_refused(tmp_path):
 def test_secret_reference_resolves_and_is_redacted(tmp_path, monkeypatch):
     write(tmp_path, MINIMAL)
     inventory = load("site", tmp_path, ROLES)
-    ref = inventory.host("app01").connections.winrm.password
+    app = inventory.host("app01")
+    ref = app.connections.winrm.password
+    key = app.origin("connections.winrm.password").key
 
     monkeypatch.delenv("SPHERE_TEST_PW", raising=False)
-    with pytest.raises(InventoryError, match="SPHERE_TEST_PW, which is not set"):
-        ref.resolve("app01", "connections.winrm.password")
+    with pytest.raises(InventoryError) as err:
+        ref.resolve("app01", key)
+    assert str(err.value) == (
+        "app01: defaults.winrm.password refers to environment variable "
+        "SPHERE_TEST_PW, which is not set; export SPHERE_TEST_PW before the run"
+    )
 
     monkeypatch.setenv("SPHERE_TEST_PW", "s3cret-value")
-    assert ref.resolve("app01", "connections.winrm.password") == "s3cret-value"
+    assert ref.resolve("app01", key) == "s3cret-value"
     assert (
         redact.scrub("login with s3cret-value failed") == "login with ******** failed"
     )

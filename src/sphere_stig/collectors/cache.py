@@ -62,7 +62,9 @@ class WinRMPool:
             if host.name not in self._sessions:
                 settings = host.connections.winrm
                 password = (
-                    settings.password.resolve(host.name, "connections.winrm.password")
+                    settings.password.resolve(
+                        host.name, host.origin("connections.winrm.password").key
+                    )
                     if settings.password
                     else None
                 )

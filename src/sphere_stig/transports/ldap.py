@@ -317,5 +317,7 @@ class LdapPool:
                 "no account to read the directory with: set connections.ldap.user "
                 "and connections.ldap.password (a read-only account) in the inventory",
             )
-        password = settings.password.resolve(host.name, "connections.ldap.password")
+        password = settings.password.resolve(
+            host.name, host.origin("connections.ldap.password").key
+        )
         return open_session(host.name, endpoint, settings.user, password)

@@ -146,8 +146,12 @@ def credentials_for(host: Host) -> UsmCredentials:
         )
     assert settings.user and settings.auth_key and settings.priv_key
     try:
-        auth_key = settings.auth_key.resolve(host.name, "connections.snmp.auth_key")
-        priv_key = settings.priv_key.resolve(host.name, "connections.snmp.priv_key")
+        auth_key = settings.auth_key.resolve(
+            host.name, host.origin("connections.snmp.auth_key").key
+        )
+        priv_key = settings.priv_key.resolve(
+            host.name, host.origin("connections.snmp.priv_key").key
+        )
     except InventoryError as exc:
         raise CollectionError(host.name, target.source, str(exc)) from None
     return UsmCredentials(

@@ -453,7 +453,7 @@ def _client_context(
             # the port as failing because the CA file is missing.
             why = getattr(exc, "strerror", None) or str(exc)
             raise InventoryError(
-                f"host {host}: connections.sql.ca_bundle {ca_bundle} cannot be "
+                f"{host}: connections.sql.ca_bundle {ca_bundle} cannot be "
                 f"used ({why}); fix the path or the PEM file"
             ) from None
     else:
