@@ -1,7 +1,8 @@
 """From a catalog entry and a host to a verdict: the step between data and checks.
 
 This module decides which facts a rule needs, whether the organisation has
-given the inputs it depends on, and which check judges it. It raises
+given the inputs it depends on, and which check judges it; before a run, it
+says which connections and inputs a host's tests use. It raises
 ``CollectionError`` and ``CheckError`` unchanged; the pytest glue turns them
 into error results.
 """
@@ -129,6 +130,10 @@ def evaluate_requirement(
     return check.fn(facts, inputs)
 
 
+def _rules_and_requirements() -> list[catalog.Rule | catalog.Requirement]:
+    return [*catalog.load_rules(), *catalog.load_requirements()]
+
+
 def _port_connection(row: catalog.PortRow) -> str | None:
     """The connection block whose credentials a port row's probe uses, if any."""
     if row.check == "snmp_trap":
@@ -151,7 +156,7 @@ def connections_used(host: Host) -> set[str]:
     """
     sources = {
         source
-        for entry in (*catalog.load_rules(), *catalog.load_requirements())
+        for entry in _rules_and_requirements()
         if entry.check in REGISTRY and host.has_role(*entry.roles)
         for source in REGISTRY[entry.check].needs
     }
@@ -165,8 +170,12 @@ def connections_used(host: Host) -> set[str]:
 
 def inputs_used(host: Host) -> set[str]:
     """The organisation inputs read by the entries that apply to ``host``."""
-    entries = (*catalog.load_rules(), *catalog.load_requirements())
-    used = {name for e in entries if host.has_role(*e.roles) for name in e.inputs}
+    used = {
+        name
+        for entry in _rules_and_requirements()
+        if host.has_role(*entry.roles)
+        for name in entry.inputs
+    }
     for row in catalog.load_ports():
         if host.has_role(*row.target_roles):
             used.update(row.inputs)
