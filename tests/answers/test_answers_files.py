@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 import yaml
 
+from sphere_stig import catalog
 from sphere_stig.answers import (
     EXPIRED,
     VALID,
@@ -13,6 +14,7 @@ from sphere_stig.answers import (
     load_answers,
     load_waivers,
 )
+from sphere_stig.inventory import load
 
 ANSWERS = """
 description: answers for the test site
@@ -546,6 +548,19 @@ def test_lab_examples_load_and_say_what_their_comments_say(repo_root, today):
     assert waivers.find("V-224781", "sphere02").entry.state(today) == VALID
     assert waivers.find("V-224784", "sphere02").entry.state(today) == EXPIRED
     assert waivers.find("V-224781", "sphere01") is None
+
+
+def test_lab_examples_name_only_lab_hosts(repo_root):
+    # Given the lab inventory's hosts, the lab's files load against them
+    lab = load("lab", repo_root / "inventories", catalog.ROLES)
+    hosts = [h.name for h in lab.hosts]
+
+    assert load_answers(
+        repo_root / "inventories" / "lab.answers.yml", hosts=hosts
+    ).entries
+    assert load_waivers(
+        repo_root / "inventories" / "lab.waivers.yml", hosts=hosts
+    ).entries
 
 
 def test_documented_examples_load(repo_root, write):

@@ -268,6 +268,22 @@ def test_commented_template_is_a_clear_error():
         load("prod", REPO / "inventories", ROLES)
 
 
+@pytest.mark.parametrize("name", ["prod", "staging"])
+def test_templates_load_once_uncommented(tmp_path, name):
+    # Given a shipped template with its settings uncommented, as a site would
+    text = (REPO / "inventories" / f"{name}.yml").read_text(encoding="utf-8")
+    body = text[text.index("# name:") :].splitlines()
+    write(
+        tmp_path,
+        "\n".join(line[2:] if line.startswith("# ") else "" for line in body),
+        f"{name}.yml",
+    )
+
+    # Then every key and input it shows is one the suite knows
+    inventory = load(name, tmp_path, catalog.ROLES)
+    assert inventory.host("sphere-app01").inputs["max_threads"] == 150
+
+
 def test_shipped_lab_inventory_loads():
     inventory = load("lab", REPO / "inventories", catalog.ROLES)
     # The Sphere servers first; the lab services' hosts follow.
