@@ -27,7 +27,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
@@ -451,10 +451,12 @@ def apply(
     answer = None
     # An answer decides what nothing else decided: a manual rule whose own
     # comparison (V-225096 with its input) judged the host keeps that verdict.
-    if rule.manual and answers is not None and verdict.status is Status.NOT_REVIEWED:
-        found = answers.find(rule.vuln_id, host_name)
-        if found is not None:
+    found = answers.find(rule.vuln_id, host_name) if answers is not None else None
+    if found is not None and answers is not None:
+        if rule.manual and verdict.status is Status.NOT_REVIEWED:
             verdict, answer = _answered(rule, verdict, found, answers.path, today)
+        else:
+            verdict = _set_aside(verdict, found, answers.path)
     waiver = None
     if waivers is not None:
         found_waiver = waivers.find(rule.vuln_id, host_name)
@@ -512,6 +514,18 @@ def _answered(
         f"{a.date}, expires on {a.expires}. {a.explanation}"
     )
     return Verdict(ANSWER_STATUS[a.status], summary, (decided,)), record
+
+
+def _set_aside(verdict: Verdict, found: Match[Answer], path: Path) -> Verdict:
+    """The check decided, so the answer only shows that it exists."""
+    a = found.entry
+    note = Evidence(
+        item="reviewer answer (not used)",
+        observed=f"{a.status} by {a.reviewer} on {a.date} ({a.evidence})",
+        expected="an answer decides only a rule that no check decided",
+        source=f"{path.name} answers[{found.index}]",
+    )
+    return replace(verdict, evidence=(*verdict.evidence, note))
 
 
 def _waived(

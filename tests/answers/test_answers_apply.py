@@ -256,8 +256,39 @@ def test_answer_never_decides_an_automated_rule(today):
     # When it is applied to the check's failure
     applied = apply(catalog.rule("V-224781"), "sphere02", verdict, book, None, today)
 
-    # Then the check's verdict stands
-    assert applied == Applied(verdict, None, None)
+    # Then the check's verdict stands, and the answer shows only as unused
+    assert (applied.verdict.status, applied.verdict.summary) == (
+        verdict.status,
+        verdict.summary,
+    )
+    assert applied.answer is None and applied.waiver is None
+    assert applied.verdict.evidence[:-1] == verdict.evidence
+    note = applied.verdict.evidence[-1]
+    assert note.item == "reviewer answer (not used)" and note.ok is None
+    assert note.observed == "NotAFinding by someone on 2026-11-01 (none)"
+    assert note.source == "odd.answers.yml answers[0]"
+
+
+def test_answer_on_a_manual_rule_its_comparison_decided_is_shown_unused(
+    repo_root, today
+):
+    # Given the lab's answer for V-225096 on sphere01, and the rule's version
+    # comparison that judged the host anyway
+    answers = load_answers(repo_root / "inventories" / "lab.answers.yml")
+    judged = failed(
+        "Sphere 6.6.1.204 is older than the oldest supported release 7.4.0",
+        Evidence("installed Sphere release", "6.6.1.204", "7.4.0 or later", "WinRM"),
+    )
+
+    applied = apply(catalog.rule("V-225096"), "sphere01", judged, answers, None, today)
+
+    # Then the comparison's verdict stands, with the answer as context
+    assert applied.verdict.status is Status.FAIL
+    assert applied.answer is None
+    assert [e.item for e in applied.verdict.evidence] == [
+        "installed Sphere release",
+        "reviewer answer (not used)",
+    ]
 
 
 # Waivers.
