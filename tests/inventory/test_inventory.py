@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sphere_stig import catalog, redact
-from sphere_stig.inventory import InventoryError, load
+from sphere_stig.inventory import Connections, InventoryError, load
 
 ROLES = {"sphere_server", "domain_controller", "database_server"}
 REPO = Path(__file__).resolve().parents[2]
@@ -282,6 +283,23 @@ def test_templates_load_once_uncommented(tmp_path, name):
     # Then every key and input it shows is one the suite knows
     inventory = load(name, tmp_path, catalog.ROLES)
     assert inventory.host("sphere-app01").inputs["max_threads"] == 150
+
+
+def test_prod_template_shows_every_input_and_connection_key():
+    text = (REPO / "inventories" / "prod.yml").read_text(encoding="utf-8")
+    body = text[text.index("# name:") :].splitlines()
+    data = yaml.safe_load(
+        "\n".join(line[2:] if line.startswith("# ") else "" for line in body)
+    )
+
+    assert set(data["site"]["inputs"]) == set(catalog.load_inputs())
+    for block, field in Connections.model_fields.items():
+        model = field.annotation
+        shown = set(data["defaults"][block])
+        # instance is per host (a named SQL Server instance), shown there
+        expected = set(model.model_fields) - {"instance"}
+        assert shown == expected, block
+    assert {"answers", "waivers"} <= set(data)
 
 
 def test_shipped_lab_inventory_loads():
