@@ -465,19 +465,40 @@ def _inputs(
     return out
 
 
+# How an input of each catalog type is written, for the error message.
+INPUT_TYPES = {
+    "bool": "true or false",
+    "int": "a whole number above 0",
+    "version": "a version in quotes, such as '7.4.0'",
+    "list[str]": "a non-empty list of names",
+    "str": "a non-empty text",
+    "path": "a non-empty file path",
+}
+
+
 def _unknown_inputs(spec: InventoryFile, known: list[str]) -> list[str]:
     # A misspelt input would otherwise leave its rules "input not set", with
-    # nothing pointing at the typo.
+    # nothing pointing at the typo; a value of the wrong type (7.4 read by
+    # YAML as a number) would reach a check that cannot judge it.
+    declared = catalog.load_inputs()
     blocks = [("site.inputs", spec.site.inputs)] + [
         (f"hosts.{name}.inputs", h.inputs) for name, h in spec.hosts.items()
     ]
-    return [
-        f"key {where}.{name}: not a known input; "
-        f"{did_you_mean(name, known, 'known inputs')} ({INPUTS_DOC})"
-        for where, inputs in blocks
-        for name in inputs
-        if name not in known
-    ]
+    problems = []
+    for where, inputs in blocks:
+        for name, value in inputs.items():
+            if name not in known:
+                problems.append(
+                    f"key {where}.{name}: not a known input; "
+                    f"{did_you_mean(name, known, 'known inputs')} ({INPUTS_DOC})"
+                )
+            elif name in declared and not declared[name].accepts(value):
+                kind = declared[name].type
+                problems.append(
+                    f"key {where}.{name}: should be {INPUT_TYPES.get(kind, kind)}, "
+                    f"not {type(value).__name__}; see its description ({INPUTS_DOC})"
+                )
+    return problems
 
 
 def _build(

@@ -203,6 +203,41 @@ def test_unknown_site_input_is_named_with_the_close_match(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "max_threads: lots",
+            "site.inputs.max_threads: should be a whole number above 0, not str",
+        ),
+        (
+            "minimum_sphere_version: 7.4",
+            "site.inputs.minimum_sphere_version: should be a version in quotes, such as '7.4.0', not float",
+        ),
+        (
+            "blackberry_dynamics_monitoring: 'yes'",
+            "site.inputs.blackberry_dynamics_monitoring: should be true or false, not str",
+        ),
+        (
+            "server_xml_acl_allowed: []",
+            "site.inputs.server_xml_acl_allowed: should be a non-empty list of names, not list",
+        ),
+    ],
+)
+def test_input_of_the_wrong_type_is_named_with_what_it_should_be(
+    tmp_path, written, said
+):
+    write(
+        tmp_path,
+        MINIMAL.replace("inputs: {max_threads: 150}", f"inputs: {{{written}}}"),
+    )
+
+    with pytest.raises(InventoryError, match="should be") as err:
+        load("site", tmp_path, ROLES)
+
+    assert f"key {said}; see its description" in str(err.value)
+
+
 def test_unknown_host_input_is_named(tmp_path):
     path = write(
         tmp_path,

@@ -217,6 +217,10 @@ class OrgInput(_Frozen):
     def _freeze_lists(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    def accepts(self, value: Any) -> bool:
+        """Whether a value from an inventory has this input's type."""
+        return _fits(self.type, tuple(value) if isinstance(value, list) else value)
+
     @model_validator(mode="after")
     def _values_fit_type(self) -> OrgInput:
         for label in ("example", "default"):
