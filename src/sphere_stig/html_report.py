@@ -81,6 +81,7 @@ _STYLE = """
   #gate-verdict { font-weight: bold; }
   #gate-verdict.failed { color: #c00; }
   #gate-verdict.passed { color: #070; }
+  #gate-verdict.interrupted { color: #a60; }
   #sphere-filters label { margin-right: 1.5em; }
   #filter-warning { color: #c00; }
   .log .sphere-detail {
@@ -358,6 +359,11 @@ class HtmlReport:
         decision = gate.decide(self.state.results, self.state.fail_on)
         line = decision.line(self.state.fail_on)
         verdict = "failed" if decision.failed else "passed"
+        if self.state.interrupted:
+            from sphere_stig.plugin import interrupted_line
+
+            line = f"{interrupted_line(self.state)}. No verdict; among these, {line}"
+            verdict = "interrupted"
         return (
             f'<p id="gate-verdict" class="{verdict}">'
             f"{html.escape(line[:1].upper() + line[1:])}</p>"

@@ -481,10 +481,14 @@ class RunRecorder:
         # same selection.
         self.state.selected = len(ids)
 
+    def pytest_keyboard_interrupt(self) -> None:
+        # Known before the reports are written, so each of them can say so.
+        self.state.interrupted = True
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.state
-        state.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        state.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
         state.decision = gate.decide(state.results, state.fail_on)
         # The gate decides between "tests failed" and "ok"; an interrupted run,
         # a usage error or an internal error keeps pytest's own status.
@@ -523,21 +527,28 @@ class RunRecorder:
         for note in state.revision_notes:
             reporter.write_line(f"sphere-stig: XCCDF differs from the catalog: {note}")
         if state.interrupted:
-            reporter.write_line(
-                f"sphere-stig: INTERRUPTED: {len(state.results)} of {state.selected} "
-                "selected tests have a result; the reports hold only those, so run "
-                "again for a verdict on the rest"
-            )
+            reporter.write_line(f"sphere-stig: {interrupted_line(state)}")
         if not state.selected:
             reporter.write_line(
                 "sphere-stig: no test selected (see -k, -m and --limit): nothing was "
                 "checked, so there is no verdict"
             )
         elif state.decision is not None:
-            reporter.write_line(f"sphere-stig: {state.decision.line(state.fail_on)}")
+            line = state.decision.line(state.fail_on)
+            if state.interrupted:
+                line = f"no verdict; among the results it has, {line}"
+            reporter.write_line(f"sphere-stig: {line}")
         reporter.write_line(
             f"sphere-stig: {summary or 'no results'}; reports in {where}/"
         )
+
+
+def interrupted_line(state: RunState) -> str:
+    """What an interrupted run has, for the terminal and the HTML report."""
+    return (
+        f"INTERRUPTED: {len(state.results)} of {state.selected} selected tests have "
+        "a result; the reports hold only those, so run again for a verdict"
+    )
 
 
 def run_meta(config: pytest.Config, state: RunState) -> dict:
@@ -556,4 +567,6 @@ def run_meta(config: pytest.Config, state: RunState) -> dict:
         "waivers_file": str(state.waivers.path) if state.waivers else "",
         "official_text": state.official.filename if state.official else "",
         "revision_changes": list(state.revision_notes),
+        "selected": state.selected,
+        "interrupted": state.interrupted,
     }

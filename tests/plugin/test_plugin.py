@@ -7,6 +7,8 @@ facts) and runs pytest on it in a subprocess, as a user would.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sphere_stig import catalog
@@ -261,11 +263,20 @@ checks.REGISTRY["lockout_failure_count"] = Check("lockout_failure_count", ("wind
     text = ckl.read_text()
     assert text.count("<VULN>") == 34
     assert "not run in this session" in text
-    # And the terminal says the verdict is partial
+    # And the terminal, the HTML report and results.json say the run is partial
     assert any(
         line.startswith("sphere-stig: INTERRUPTED: ") and "run again" in line
         for line in result.outlines
     )
+    assert any(
+        line.startswith("sphere-stig: no verdict; among the results it has, gate")
+        for line in result.outlines
+    )
+    html = (run_dir / "report.html").read_text()
+    assert 'id="gate-verdict" class="interrupted"' in html
+    assert "No verdict; among these, gate" in html
+    meta = json.loads((run_dir / "results.json").read_text())["meta"]
+    assert meta["interrupted"] is True and meta["selected"] > len(got)
 
 
 def test_informational_options_need_no_inventory_and_leave_no_reports(project):
