@@ -33,7 +33,7 @@ from defusedxml.common import (
     ExternalReferenceForbidden,
 )
 
-from sphere_stig.catalog import Rule, xccdf
+from sphere_stig.catalog import Rule, load_benchmark, xccdf
 
 __all__ = [
     "MAX_BYTES",
@@ -236,6 +236,14 @@ def _benchmark(root: Element, where: str, filename: str) -> OfficialBenchmark:
         ) from None
     if not groups:
         raise OfficialTextError(f"{where}: the benchmark holds no rules; pass {_WHAT}")
+    ours = load_benchmark()
+    if header.id != ours.id:
+        # Another product's text over these rules would mislabel every checklist.
+        raise OfficialTextError(
+            f"{where}: this is the benchmark {header.id!r} ({header.title}), not "
+            f"{ours.id!r} ({ours.title}); pass the {ours.title}'s Manual XCCDF "
+            "or its zip"
+        )
     rules: dict[str, OfficialRule] = {}
     for group, ids in groups:
         if ids.vuln_id in rules:

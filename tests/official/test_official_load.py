@@ -141,6 +141,18 @@ def test_description_without_pseudo_tags_is_taken_whole(mini_text, tmp_path):
     assert rule.discussion == "Default accounts are well known."
 
 
+def test_another_products_benchmark_is_refused(mini_text, tmp_path):
+    # Its titles and text would otherwise label the ISEC7 rules' checklists.
+    path = tmp_path / "other-xccdf.xml"
+    path.write_text(mini_text.replace('id="ISEC7_Sphere"', 'id="Other_Product"'))
+
+    with pytest.raises(OfficialTextError) as err:
+        load_official(path)
+
+    assert str(err.value).startswith(f"{path}: this is the benchmark 'Other_Product' (")
+    assert "not 'ISEC7_Sphere' (ISEC7 Sphere Security Technical" in str(err.value)
+
+
 # Zips.
 
 
