@@ -9,7 +9,8 @@ Two YAML files sit beside an inventory (the format is in docs/answers.md):
   an approver's name and a ticket.
 
 :func:`apply` folds both into a verdict. An answer decides a manual rule
-while it is in force and stops counting when it expires. A waiver never
+while it is in force: from its date until it expires. A waiver or answer
+dated after the day of the run is not yet in force and counts for nothing. A waiver never
 changes a verdict: the finding stays open and the waiver travels beside it
 (``Result.waiver``) into the checklist comments. Error verdicts are left
 alone, because nothing is known about the rule on that host.
@@ -52,6 +53,7 @@ from sphere_stig.outcome import Evidence, Status, Verdict
 __all__ = [
     "ANSWER_STATUS",
     "EXPIRED",
+    "NOT_YET",
     "VALID",
     "Answer",
     "AnswerBook",
@@ -67,6 +69,9 @@ __all__ = [
 
 VALID = "valid"
 EXPIRED = "expired"
+# Dated after the day of the run: a typo in the year, or an approval
+# recorded ahead of time. It counts from its date on, like any other entry.
+NOT_YET = "not yet in force"
 
 # A reviewer answers in checklist words; the suite judges in its own.
 ANSWER_STATUS: dict[str, Status] = {
@@ -155,13 +160,25 @@ class _Entry(BaseModel):
                 raise ValueError(f"host pattern {pattern!r} contains a space")
         return value
 
+    @property
+    def start(self) -> date:
+        """The day the entry takes effect (its ``date`` or ``granted``)."""
+        start: date = getattr(self, self.START)
+        return start
+
     def state(self, today: date) -> str:
-        """``valid`` before the expiry date, ``expired`` from that day on."""
+        """``valid`` from its start to the day before it expires.
+
+        Before its start it is ``not yet in force``; from the expiry date on,
+        ``expired``.
+        """
+        if today < self.start:
+            return NOT_YET
         return VALID if today < self.expires else EXPIRED
 
     @model_validator(mode="after")
     def _expires_after_start(self) -> _Entry:
-        start, end = getattr(self, self.START), self.expires
+        start, end = self.start, self.expires
         if end <= start:
             relation = "before" if end < start else "the same day as"
             raise ValueError(
@@ -502,6 +519,21 @@ def _answered(
             f"and renew the entry in {path.name}. {verdict.summary}"
         )
         return Verdict(Status.NOT_REVIEWED, summary, (stale,)), record
+    if state == NOT_YET:
+        early = Evidence(
+            item="reviewer answer",
+            observed=(
+                f"{a.status} by {a.reviewer} dated {a.date}, not in force until then"
+            ),
+            expected=f"an answer dated on or before the day of the run ({today})",
+            source=source,
+        )
+        summary = (
+            f"Answer by {a.reviewer} is dated {a.date}, after the day of the run, "
+            f"so it does not decide the rule yet; correct the date in {path.name} "
+            f"if the review has taken place. {verdict.summary}"
+        )
+        return Verdict(Status.NOT_REVIEWED, summary, (early,)), record
     decided = Evidence(
         item="reviewer answer",
         observed=f"{a.status}: {a.explanation}",
@@ -555,6 +587,11 @@ def _waived(
         note = (
             f"Waiver {w.ticket} approved by {w.approver} accepts this open finding "
             f"until it expires on {w.expires}; the finding stays open."
+        )
+    elif state == NOT_YET:
+        note = (
+            f"Waiver {w.ticket} approved by {w.approver} is granted on {w.granted}, "
+            f"not in force until then; the finding is open and not waived."
         )
     else:
         note = (

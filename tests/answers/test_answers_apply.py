@@ -230,6 +230,48 @@ def test_answer_counts_until_the_day_before_it_expires(answers):
     assert expiry.verdict.status is Status.NOT_REVIEWED
 
 
+def test_answer_dated_after_the_run_does_not_decide_yet(answers):
+    # Given sphere01's Open answer for V-224764, dated 2026-11-30
+    rule = catalog.rule("V-224764")
+
+    # When a run judges the day before that date
+    applied = apply(
+        rule, "sphere01", manual_verdict(), answers, None, date(2026, 11, 29)
+    )
+
+    # Then the rule is not reviewed, and the result says why the answer waits
+    verdict = applied.verdict
+    assert verdict.status is Status.NOT_REVIEWED
+    assert verdict.summary == (
+        "Answer by M. Chen is dated 2026-11-30, after the day of the run, so it "
+        "does not decide the rule yet; correct the date in lab.answers.yml if the "
+        f"review has taken place. {MANUAL_SUMMARY}"
+    )
+    assert verdict.evidence == (
+        Evidence(
+            item="reviewer answer",
+            observed="Open by M. Chen dated 2026-11-30, not in force until then",
+            expected="an answer dated on or before the day of the run (2026-11-29)",
+            source="lab.answers.yml answers[2]; evidence: LAB-REV-0110",
+            ok=None,
+        ),
+    )
+    # And the record stays for the checklist comments, marked as waiting
+    assert applied.answer["state"] == "not yet in force"
+    assert applied.answer["date"] == "2026-11-30"
+
+
+def test_answer_counts_from_its_own_date(answers):
+    rule = catalog.rule("V-224764")
+
+    on_the_day = apply(
+        rule, "sphere01", manual_verdict(), answers, None, date(2026, 11, 30)
+    )
+
+    assert on_the_day.verdict.status is Status.FAIL
+    assert on_the_day.answer["state"] == "valid"
+
+
 def test_host_without_an_answer_keeps_the_verdict(answers, today):
     verdict = manual_verdict()
 
@@ -345,6 +387,36 @@ def test_expired_waiver_is_stated_and_waives_nothing(waivers, today):
     assert applied.waiver["state"] == "expired"
     assert "unused" not in applied.waiver
     assert as_result(rule, "sphere02", applied).waived is False
+
+
+def test_waiver_granted_after_the_run_waives_nothing(waivers):
+    # Given the help desk waiver for V-224764 on sphere01, granted 2026-12-01
+    rule = catalog.rule("V-224764")
+    verdict = failed("Help Desk User has no member")
+
+    # When a run judges the day before it was granted
+    applied = apply(rule, "sphere01", verdict, None, waivers, date(2026, 11, 30))
+
+    # Then the finding is open, not waived, and the summary says from when
+    assert applied.verdict.status is Status.FAIL
+    assert applied.verdict.summary == (
+        "Help Desk User has no member. Waiver LAB-POAM-0011 approved by R. Okafor "
+        "is granted on 2026-12-01, not in force until then; the finding is open "
+        "and not waived."
+    )
+    assert applied.waiver["state"] == "not yet in force"
+    assert "unused" not in applied.waiver
+    assert as_result(rule, "sphere01", applied).waived is False
+
+
+def test_waiver_counts_from_the_day_it_is_granted(waivers):
+    rule = catalog.rule("V-224764")
+    verdict = failed("Help Desk User has no member")
+
+    applied = apply(rule, "sphere01", verdict, None, waivers, date(2026, 12, 1))
+
+    assert applied.waiver["state"] == "valid"
+    assert as_result(rule, "sphere01", applied).waived is True
 
 
 @pytest.mark.parametrize(
