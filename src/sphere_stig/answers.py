@@ -46,7 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from sphere_stig import catalog
+from sphere_stig import catalog, yamlfile
 from sphere_stig.hints import did_you_mean
 from sphere_stig.outcome import Evidence, Status, Verdict
 
@@ -352,7 +352,9 @@ def _read(path: Path, key: str) -> list[Any]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise AnswersError(f"{path}: cannot be read ({reason})") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlfile.parse(text)
+    except yamlfile.DuplicateKeyError as exc:
+        raise AnswersError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""

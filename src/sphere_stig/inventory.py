@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from sphere_stig import catalog, redact
+from sphere_stig import catalog, redact, yamlfile
 from sphere_stig.hints import did_you_mean
 
 DEFAULT_SPHERE_ROOT = r"C:\Program Files\ISEC7 SPHERE"
@@ -418,7 +418,9 @@ def load(
     """
     path = locate(name_or_path, directory)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        raw = yamlfile.parse(path.read_text(encoding="utf-8-sig"))
+    except yamlfile.DuplicateKeyError as exc:
+        raise InventoryError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -456,6 +456,38 @@ def test_repeated_rule_and_pattern_is_refused(write):
     )
 
 
+def test_a_key_written_twice_in_an_entry_names_both_lines(write):
+    # Given an answer whose second date would silently replace the first
+    path = write(
+        "answers:\n"
+        "  - rule: V-224767\n"
+        "    status: NotAFinding\n"
+        "    date: 2026-11-24\n"
+        "    date: 2026-01-01\n"
+    )
+
+    # When the file is read
+    with pytest.raises(AnswersError) as info:
+        load_answers(path)
+
+    # Then the entry, the key and both lines are named
+    assert str(info.value) == (
+        f"{path}: answers[0].date appears twice (lines 4 and 5); keep one"
+    )
+
+
+def test_a_top_level_key_written_twice_in_a_waivers_file_is_refused(write):
+    # A second 'waivers:' would drop every entry of the first list.
+    path = write("waivers: []\ndescription: site\nwaivers: []\n", "site.waivers.yml")
+
+    with pytest.raises(AnswersError) as info:
+        load_waivers(path)
+
+    assert str(info.value) == (
+        f"{path}: waivers appears twice (lines 1 and 3); keep one"
+    )
+
+
 def test_bad_yaml_names_line_and_column(write):
     path = write("answers:\n  - rule: V-224767\n    hosts: [sphere01\n")
 

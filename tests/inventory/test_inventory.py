@@ -89,6 +89,58 @@ def test_broken_yaml_names_file_and_line(tmp_path):
     assert "line " in str(err.value) and "not valid YAML" in str(err.value)
 
 
+def test_a_host_written_twice_names_both_lines(tmp_path):
+    # Given an inventory whose second sphere-app01 would replace the first
+    path = write(
+        tmp_path,
+        "hosts:\n"
+        "  sphere-app01: {address: 10.0.0.1, roles: [sphere_server]}\n"
+        "  dc01: {address: 10.0.0.2, roles: [domain_controller]}\n"
+        "  sphere-app01: {address: 10.0.0.3, roles: [sphere_server]}\n",
+    )
+
+    # When it is loaded
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then the file, the key path and both lines are named
+    assert str(err.value) == (
+        f"{path}: hosts.sphere-app01 appears twice (lines 2 and 4); keep one"
+    )
+
+
+def test_a_setting_written_twice_in_defaults_is_refused(tmp_path):
+    write(
+        tmp_path,
+        "defaults:\n"
+        "  winrm:\n"
+        "    auth: ntlm\n"
+        "    port: 5986\n"
+        "    auth: kerberos\n"
+        "hosts:\n"
+        "  app01: {address: 10.0.0.1, roles: [sphere_server]}\n",
+    )
+
+    with pytest.raises(InventoryError, match=r"defaults\.winrm\.auth appears twice"):
+        load("site", tmp_path, ROLES)
+
+
+def test_anchors_and_merge_keys_are_not_taken_for_repeated_keys(tmp_path):
+    # Given two hosts sharing one block through an anchor and a merge key
+    write(
+        tmp_path,
+        "hosts:\n"
+        "  app01: &app {address: 10.0.0.1, roles: [sphere_server]}\n"
+        "  app02: {<<: *app, address: 10.0.0.2}\n",
+    )
+
+    # When it is loaded, the second host overrides only its address
+    inventory = load("site", tmp_path, ROLES)
+
+    assert inventory.host("app02").address == "10.0.0.2"
+    assert inventory.host("app02").roles == ("sphere_server",)
+
+
 def test_unknown_role_names_the_key_and_the_known_roles(tmp_path):
     write(tmp_path, "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_serevr]}\n")
     with pytest.raises(InventoryError) as err:

@@ -75,6 +75,21 @@ def test_misspelt_input_is_a_usage_error_with_the_close_match(project):
     )
 
 
+def test_a_host_written_twice_is_a_usage_error(project):
+    # Given an inventory that names good01 twice
+    path = project.path / "inventories" / "twice.yml"
+    path.write_text(
+        "hosts:\n"
+        "  good01: {address: 127.0.0.61, roles: [sphere_server]}\n"
+        "  good01: {address: 127.0.0.62, roles: [sphere_server]}\n"
+    )
+
+    # When the suite runs on it, no test runs and both lines are named
+    err = usage_error(run(project, "--inventory", "twice"))
+
+    assert f"inventory error: {path}: hosts.good01 appears twice (lines 2 and 3)" in err
+
+
 def test_misspelt_key_in_defaults_is_named_where_it_is_written(project):
     path = project.path / "inventories" / "typo.yml"
     path.write_text(

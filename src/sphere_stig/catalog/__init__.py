@@ -37,6 +37,8 @@ from pydantic import (
     model_validator,
 )
 
+from sphere_stig import yamlfile
+
 __all__ = [
     "AREAS",
     "BENCHMARK",
@@ -557,7 +559,7 @@ def _check_input_users(
 def _read(file: str) -> Any:
     text = resources.files(__name__).joinpath(file).read_text(encoding="utf-8")
     try:
-        return yaml.safe_load(text)
+        return yamlfile.parse(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{file}: not valid YAML: {exc}") from None
 
