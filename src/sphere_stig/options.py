@@ -69,3 +69,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "URL of a rule's public page for Allure links, with {vuln_id}",
         default=RULE_LINK,
     )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # Outside the repository nothing loads the plugin, and pytest would
+    # collect whatever lies around; say where to run instead.
+    if config.getoption("inventory") and not config.pluginmanager.has_plugin(
+        "sphere_stig.plugin"
+    ):
+        raise pytest.UsageError(
+            f"--inventory: run pytest from the suite's repository (the folder "
+            f"with conftest.py and tests_infra/), not from {config.invocation_params.dir}"
+        )

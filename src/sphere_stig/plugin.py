@@ -513,7 +513,7 @@ class RunRecorder:
             return
         counts: dict[str, int] = {}
         for r in state.results:
-            key = "error" if r.status is Status.ERROR else r.ckl_status
+            key = "Error" if r.status is Status.ERROR else r.ckl_status
             counts[key] = counts.get(key, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         where = self.report_dir

@@ -69,6 +69,7 @@ def html_report(results, official=None, fail_on=gate.DEFAULT) -> HtmlReport:
         official=official,
         fail_on=gate.parse(fail_on),
         started=dt.datetime.now(dt.UTC),
+        interrupted=False,
     )
     return HtmlReport(state)
 

@@ -8,6 +8,8 @@ facts) and runs pytest on it in a subprocess, as a user would.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -82,7 +84,7 @@ def test_terminal_ends_with_where_the_reports_are(project):
 
     (run_dir,) = (project.path / "out" / "t").iterdir()
     assert result.outlines[-1] == (
-        "sphere-stig: 1 NotAFinding, 1 Open, 1 error; "
+        "sphere-stig: 1 Error, 1 NotAFinding, 1 Open; "
         f"reports in {run_dir.relative_to(project.path)}/"
     )
     assert (
@@ -326,3 +328,24 @@ def test_kinds_that_fit_no_selected_host_are_deselected_not_skipped(project):
     assert "empty parameter set" not in out
     assert "test_stig" not in out
     assert "test_port[" in out
+
+
+def test_inventory_outside_the_repository_says_where_to_run(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--inventory",
+            "lab",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "run pytest from the suite's repository" in result.stderr
