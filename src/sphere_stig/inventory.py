@@ -9,6 +9,7 @@ report can print it.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import os
 import re
 import types
@@ -194,6 +195,39 @@ class AssetInfo(_Model):
     comment: str = ""
 
 
+# One label of a DNS host name (RFC 1123): letters, digits and inner hyphens.
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _address(value: str) -> str:
+    """An IP address that parses, or a DNS host name; anything else is refused.
+
+    A typo such as 127.0.0.300 would otherwise reach the run as a host that
+    is down, with the resolver's words for it.
+    """
+    text = value.strip()
+    if ":" in text or re.fullmatch(r"[0-9.]+", text):
+        # It is written as an IP address, so it has to be one.
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            kind = "IPv6" if ":" in text else "IPv4"
+            example = "fd00::40" if kind == "IPv6" else "10.20.30.40"
+            raise ValueError(
+                f"{value!r} is not a valid {kind} address; write one such as "
+                f"{example}, or a DNS host name"
+            ) from None
+        return text
+    labels = text.removesuffix(".").split(".")
+    if len(text) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(
+            f"{value!r} is not an IP address or a DNS host name; a host name is "
+            "labels of letters, digits and inner hyphens joined by dots, such as "
+            "sphere-app01.example.mil"
+        )
+    return text
+
+
 class HostSpec(_Model):
     address: str
     fqdn: str | None = None
@@ -202,6 +236,8 @@ class HostSpec(_Model):
     connections: dict[str, dict[str, Any]] = {}
     inputs: dict[str, Any] = {}
     asset: AssetInfo = AssetInfo()
+
+    _check_address = field_validator("address")(_address)
 
 
 class SiteSpec(_Model):

@@ -141,6 +141,63 @@ def test_anchors_and_merge_keys_are_not_taken_for_repeated_keys(tmp_path):
     assert inventory.host("app02").roles == ("sphere_server",)
 
 
+@pytest.mark.parametrize(
+    "address", ["10.20.30.40", "fd00::40", "sphere-app01", "sphere-app01.example.mil"]
+)
+def test_ip_addresses_and_host_names_are_accepted(tmp_path, address):
+    write(
+        tmp_path, f"hosts:\n  app01: {{address: '{address}', roles: [sphere_server]}}\n"
+    )
+
+    assert load("site", tmp_path, ROLES).host("app01").address == address
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (
+            "127.0.0.300",
+            "'127.0.0.300' is not a valid IPv4 address; write one such as "
+            "10.20.30.40, or a DNS host name",
+        ),
+        (
+            "10.20.30",
+            "'10.20.30' is not a valid IPv4 address; write one such as "
+            "10.20.30.40, or a DNS host name",
+        ),
+        (
+            "fd00::40::1",
+            "'fd00::40::1' is not a valid IPv6 address; write one such as "
+            "fd00::40, or a DNS host name",
+        ),
+        (
+            "sphere_app01.example.mil",
+            "'sphere_app01.example.mil' is not an IP address or a DNS host name; "
+            "a host name is labels of letters, digits and inner hyphens joined by "
+            "dots, such as sphere-app01.example.mil",
+        ),
+        (
+            "sphere-app01-.example.mil",
+            "'sphere-app01-.example.mil' is not an IP address or a DNS host name; "
+            "a host name is labels of letters, digits and inner hyphens joined by "
+            "dots, such as sphere-app01.example.mil",
+        ),
+    ],
+)
+def test_an_invalid_address_is_refused_at_load(tmp_path, address, expected):
+    # Given a host whose address is neither an IP address nor a host name
+    path = write(
+        tmp_path, f"hosts:\n  app01: {{address: '{address}', roles: [sphere_server]}}\n"
+    )
+
+    # When the inventory is loaded
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then the key and what it should hold are named, before any connection
+    assert str(err.value) == f"{path}: key hosts.app01.address: {expected}"
+
+
 def test_unknown_role_names_the_key_and_the_known_roles(tmp_path):
     write(tmp_path, "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_serevr]}\n")
     with pytest.raises(InventoryError) as err:
