@@ -534,9 +534,22 @@ def _unknown_inputs(spec: InventoryFile, known: list[str]) -> list[str]:
                 kind = declared[name].type
                 problems.append(
                     f"key {where}.{name}: should be {INPUT_TYPES.get(kind, kind)}, "
-                    f"not {type(value).__name__}; see its description ({INPUTS_DOC})"
+                    f"not {_as_written(value)}; see its description ({INPUTS_DOC})"
                 )
     return problems
+
+
+def _as_written(value: Any) -> str:
+    """A value read from YAML, shown as the user would write it.
+
+    Only for organisation inputs: they hold no secrets, so the value helps.
+    """
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return str(value).lower()
+    shown = repr(value)
+    return shown if len(shown) <= 60 else f"{shown[:57]}..."
 
 
 def _build(

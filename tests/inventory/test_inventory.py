@@ -317,19 +317,28 @@ def test_unknown_site_input_is_named_with_the_close_match(tmp_path):
     [
         (
             "max_threads: lots",
-            "site.inputs.max_threads: should be a whole number above 0, not str",
+            "site.inputs.max_threads: should be a whole number above 0, not 'lots'",
         ),
         (
             "minimum_sphere_version: 7.4",
-            "site.inputs.minimum_sphere_version: should be a version in quotes, such as '7.4.0', not float",
+            "site.inputs.minimum_sphere_version: should be a version in quotes, such as '7.4.0', not 7.4",
         ),
         (
             "blackberry_dynamics_monitoring: 'yes'",
-            "site.inputs.blackberry_dynamics_monitoring: should be true or false, not str",
+            "site.inputs.blackberry_dynamics_monitoring: should be true or false, not 'yes'",
+        ),
+        (
+            "max_threads: -5",
+            "site.inputs.max_threads: should be a whole number above 0, not -5",
+        ),
+        (
+            "max_threads: ",
+            "site.inputs.max_threads: should be a whole number above 0, not an "
+            "empty value",
         ),
         (
             "server_xml_acl_allowed: []",
-            "site.inputs.server_xml_acl_allowed: should be a non-empty list of names, not list",
+            "site.inputs.server_xml_acl_allowed: should be a non-empty list of names, not []",
         ),
     ],
 )
