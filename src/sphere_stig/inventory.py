@@ -561,9 +561,10 @@ def _build(
     for name, h in spec.hosts.items():
         unknown = [r for r in h.roles if r not in known_roles]
         if unknown:
-            problems.append(
-                f"key hosts.{name}.roles: unknown role {unknown[0]!r}; "
-                f"known roles: {', '.join(sorted(known_roles))}"
+            problems += (
+                f"key hosts.{name}.roles: unknown role {role!r}; "
+                f"{did_you_mean(role, sorted(known_roles), 'known roles')}"
+                for role in unknown
             )
         origins: dict[str, Origin] = {}
         merged: dict[str, Any] = {}

@@ -207,6 +207,26 @@ def test_unknown_role_names_the_key_and_the_known_roles(tmp_path):
     assert "sphere_server" in message
 
 
+def test_unknown_role_names_the_close_match(tmp_path):
+    # Given a host whose roles are a shortened name and a name not close to any
+    path = write(
+        tmp_path,
+        "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere, mailer]}\n",
+    )
+
+    # When the inventory is loaded
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then each unknown role is on its own line, with the close match if any
+    known = "known roles: database_server, domain_controller, sphere_server"
+    assert str(err.value).splitlines() == [
+        f"{path}: key hosts.app01.roles: unknown role 'sphere'; "
+        f"did you mean sphere_server? {known}",
+        f"{path}: key hosts.app01.roles: unknown role 'mailer'; {known}",
+    ]
+
+
 def test_unknown_key_names_the_close_match_and_the_known_keys(tmp_path):
     # Given a host key with two letters swapped
     path = write(
