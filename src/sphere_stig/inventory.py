@@ -23,6 +23,7 @@ from pydantic_core import ErrorDetails
 
 from sphere_stig import catalog, redact, yamlfile
 from sphere_stig.hints import did_you_mean
+from sphere_stig.transports.winrm import missing_auth_package
 
 DEFAULT_SPHERE_ROOT = r"C:\Program Files\ISEC7 SPHERE"
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -684,7 +685,28 @@ def _connection_problem(host: Host, kind: str, base: Path) -> list[str]:
             if problem:
                 note = origin.relative_note(base)
                 problems.append(f"key {origin.key}: {problem}{note}")
+    if isinstance(settings, WinRMSettings):
+        problems += _auth_problem(host, settings.auth)
     return problems
+
+
+def _auth_problem(host: Host, auth: str) -> list[str]:
+    # Without the package every WinRM test of the host would fail alike.
+    requirement = missing_auth_package(auth)
+    if requirement is None:
+        return []
+    key = host.origin("connections.winrm.auth").key
+    problem = (
+        f"key {key}: {auth} authentication needs the optional package "
+        f"{requirement}, which is not installed; run pip install '{requirement}' "
+        "in the suite's environment"
+    )
+    if auth == "kerberos":
+        problem += (
+            ", and give the runner a Kerberos client configuration "
+            "(/etc/krb5.conf naming the hosts' realm and its KDCs)"
+        )
+    return [problem]
 
 
 def _input_problem(host: Host, name: str, base: Path) -> list[str]:

@@ -7,6 +7,8 @@ show which hosts need which connection.
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,82 @@ def test_each_role_uses_the_connections_its_tests_read_through():
     }
     assert "dod_trust_anchors" in inputs_used(lab.host("sphere01"))
     assert inputs_used(lab.host("mail1")) == set()
+
+
+# Optional packages for WinRM authentication.
+
+# The modules pywinrm needs for each authentication; None in sys.modules
+# makes an import fail, whatever the machine running the tests has.
+ABSENT = {"kerberos": None, "winkerberos": None, "requests_credssp": None}
+
+
+@pytest.fixture
+def without_auth_packages(monkeypatch):
+    for name, module in ABSENT.items():
+        monkeypatch.setitem(sys.modules, name, module)
+
+
+def with_auth(site: Path, auth: str) -> None:
+    text = (site / "site.yml").read_text()
+    (site / "site.yml").write_text(
+        text.replace("{user: scan,", f"{{auth: {auth}, user: scan,", 1)
+    )
+
+
+def test_kerberos_without_its_package_names_key_hosts_and_pip_command(
+    site, without_auth_packages
+):
+    # Given WinRM defaults with Kerberos, on a runner without pykerberos
+    with_auth(site, "kerberos")
+
+    # When the references are checked for the whole inventory
+    with pytest.raises(InventoryError) as err:
+        check(loaded(site))
+
+    # Then one line names the key as written, the command and the hosts
+    assert str(err.value) == (
+        f"{site / 'site.yml'}: key defaults.winrm.auth: kerberos authentication "
+        "needs the optional package pywinrm[kerberos], which is not installed; "
+        "run pip install 'pywinrm[kerberos]' in the suite's environment, and give "
+        "the runner a Kerberos client configuration (/etc/krb5.conf naming the "
+        "hosts' realm and its KDCs) (needed for app01, app02)"
+    )
+
+
+def test_credssp_set_on_one_host_is_named_on_that_host(site, without_auth_packages):
+    text = (site / "site.yml").read_text()
+    (site / "site.yml").write_text(
+        text.replace(
+            "app02: {address: 10.0.0.2, roles: [sphere_server]}",
+            "app02: {address: 10.0.0.2, roles: [sphere_server], "
+            "connections: {winrm: {auth: credssp}}}",
+        )
+    )
+
+    with pytest.raises(InventoryError) as err:
+        check(loaded(site))
+
+    assert str(err.value) == (
+        f"{site / 'site.yml'}: key hosts.app02.connections.winrm.auth: credssp "
+        "authentication needs the optional package pywinrm[credssp], which is not "
+        "installed; run pip install 'pywinrm[credssp]' in the suite's environment "
+        "(needed for app02)"
+    )
+
+
+def test_kerberos_is_not_asked_for_a_run_without_winrm_hosts(
+    site, without_auth_packages
+):
+    # The domain controller is read over LDAP only.
+    with_auth(site, "kerberos")
+
+    check(loaded(site, "dc01"))
+
+
+def test_kerberos_with_either_module_installed_passes(site, monkeypatch):
+    # winkerberos is what pywinrm uses on a Windows runner.
+    with_auth(site, "kerberos")
+    monkeypatch.setitem(sys.modules, "kerberos", None)
+    monkeypatch.setitem(sys.modules, "winkerberos", types.ModuleType("winkerberos"))
+
+    check(loaded(site))

@@ -140,6 +140,32 @@ def test_a_run_limited_to_hosts_without_winrm_does_not_need_its_password(
     assert any("-dc01]" in line for line in result.outlines)
 
 
+def test_kerberos_without_its_package_stops_the_run_before_any_test(site):
+    # Given Kerberos for WinRM, on a runner where pywinrm cannot import it
+    # (None in sys.modules, set by the project's conftest, fails the import)
+    inventory = site.path / "inventories" / "site.yml"
+    inventory.write_text(
+        inventory.read_text().replace("{user: scan,", "{auth: kerberos, user: scan,")
+    )
+    conftest = site.path / "conftest.py"
+    conftest.write_text(
+        conftest.read_text()
+        + "\nimport sys\nsys.modules.update(kerberos=None, winkerberos=None)\n"
+    )
+
+    # When the Sphere servers are checked
+    err = usage_error(run(site, "--inventory", "site", "-m", "stig"))
+
+    # Then the key, the pip command and the hosts are named, once
+    assert (
+        f"inventory error: {inventory}: key defaults.winrm.auth: kerberos "
+        "authentication needs the optional package pywinrm[kerberos], which is not "
+        "installed; run pip install 'pywinrm[kerberos]' in the suite's environment"
+    ) in err
+    assert "(needed for good01, bad01)" in err
+    assert err.count("pywinrm[kerberos]") == 2
+
+
 def test_missing_ca_bundle_is_a_usage_error_naming_key_and_path(site):
     (site.path / "inventories" / "ca.pem").unlink()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import importlib
 import logging
 import math
 import re
@@ -58,6 +59,12 @@ _AUTH_SCHEMES: dict[str, tuple[str, ...]] = {
     "credssp": ("credssp",),
 }
 _AUTH_EXTRAS = {"kerberos": "pywinrm[kerberos]", "credssp": "pywinrm[credssp]"}
+# The modules pywinrm imports for these authentications (winrm/transport.py
+# and its vendored requests_kerberos); for Kerberos either one will do.
+_AUTH_MODULES = {
+    "kerberos": ("kerberos", "winkerberos"),
+    "credssp": ("requests_credssp",),
+}
 
 
 def _winrm() -> Any:
@@ -69,6 +76,27 @@ def _winrm() -> Any:
             "the Windows checks need pywinrm: pip install 'pywinrm==0.5.0'"
         ) from exc
     return winrm
+
+
+def missing_auth_package(auth: str) -> str | None:
+    """The pip requirement that ``auth`` needs and that is not installed.
+
+    None when the authentication needs nothing more than pywinrm, or when
+    what it needs can be imported. Asked before a run, so that a missing
+    package stops it once instead of failing every WinRM test.
+    """
+    modules = _AUTH_MODULES.get(auth, ())
+    if not modules or any(_importable(name) for name in modules):
+        return None
+    return _AUTH_EXTRAS[auth]
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 class WinRMSettingsLike(Protocol):
