@@ -68,6 +68,8 @@ class Decision:
     waived: int
     # The waived results by gate class, for the wording.
     waived_by: Counter = field(default_factory=Counter)
+    # The blocking results by host, so that CI says where to look.
+    blocking_hosts: Counter = field(default_factory=Counter)
 
     def line(self, fail_on: Iterable[str]) -> str:
         rule = ",".join(sorted(fail_on)) or "none"
@@ -82,9 +84,17 @@ class Decision:
             if self.waived
             else ""
         )
-        if self.failed:
-            return f"gate FAILED (fail-on {rule}): {describe(self.blocking)}{waived}"
         let = describe(self.passing)
+        if self.failed:
+            hosts = ", ".join(
+                f"{host} ({n})" for host, n in sorted(self.blocking_hosts.items())
+            )
+            return (
+                f"gate FAILED (fail-on {rule}): {describe(self.blocking)}"
+                + (f" on {hosts}" if hosts else "")
+                + (f"; not gated: {let}" if let else "")
+                + waived
+            )
         nothing = ": nothing open outside waivers" if self.waived else ": nothing open"
         return (
             f"gate passed (fail-on {rule})"
@@ -97,6 +107,7 @@ def decide(results: Iterable[Result], fail_on: frozenset[str]) -> Decision:
     blocking: Counter = Counter()
     passing: Counter = Counter()
     waived: Counter = Counter()
+    hosts: Counter = Counter()
     for result in results:
         kind = token(result)
         if kind is None:
@@ -104,5 +115,9 @@ def decide(results: Iterable[Result], fail_on: frozenset[str]) -> Decision:
         if result.waived:
             waived[kind] += 1
             continue
-        (blocking if kind in fail_on else passing)[kind] += 1
-    return Decision(bool(blocking), blocking, passing, waived.total(), waived)
+        if kind in fail_on:
+            blocking[kind] += 1
+            hosts[result.host] += 1
+        else:
+            passing[kind] += 1
+    return Decision(bool(blocking), blocking, passing, waived.total(), waived, hosts)

@@ -9,11 +9,11 @@ from sphere_stig.outcome import Status
 from sphere_stig.results import Result
 
 
-def result(status, severity="medium", kind="stig", waiver=None) -> Result:
+def result(status, severity="medium", kind="stig", waiver=None, host="h") -> Result:
     return Result(
         kind=kind,
         id="V-1",
-        host="h",
+        host=host,
         status=status,
         summary="s",
         severity=severity,
@@ -66,7 +66,7 @@ def test_valid_waiver_lets_a_finding_through_until_it_expires():
     decision = gate.decide([valid, expired], fail_on)
     assert decision.failed
     assert decision.line(fail_on) == (
-        "gate FAILED (fail-on cat2): 1 open CAT II finding; "
+        "gate FAILED (fail-on cat2): 1 open CAT II finding on h (1); "
         "1 waived, so not counted (1 open CAT II finding)"
     )
 
@@ -84,7 +84,25 @@ def test_summary_counts_every_blocking_class():
     )
     assert decision.line(fail_on) == (
         "gate FAILED (fail-on cat1,cat2,error): "
-        "1 open CAT I finding, 2 open CAT II findings, 1 error"
+        "1 open CAT I finding, 2 open CAT II findings, 1 error on h (4)"
+    )
+
+
+def test_a_failed_gate_names_the_hosts_and_what_it_let_through():
+    fail_on = gate.parse("cat1")
+    decision = gate.decide(
+        [
+            result(Status.FAIL, "high", host="app02"),
+            result(Status.FAIL, "high", host="app01"),
+            result(Status.FAIL, "high", host="app02"),
+            result(Status.FAIL, "low", host="app01"),
+        ],
+        fail_on,
+    )
+
+    assert decision.line(fail_on) == (
+        "gate FAILED (fail-on cat1): 3 open CAT I findings on app01 (1), "
+        "app02 (2); not gated: 1 open CAT III finding"
     )
 
 
