@@ -31,6 +31,10 @@ def export_run(
     hosts = {r.host for r in stig_results}
     assets = [ChecklistAsset.from_host(h) for h in inventory.hosts if h.name in hosts]
     problems: list[str] = []
+    if not assets:
+        # A run without a Sphere server (--limit dc1, -m ports) has no
+        # checklist to write: no empty folders either.
+        return problems
     checklists = report_dir / "checklists"
     checklists.mkdir(exist_ok=True)
     for path in write_checklists(
