@@ -559,7 +559,11 @@ def _reason(exc: BaseException, endpoint: WinRMEndpoint) -> str | None:
     if isinstance(exc, requests.exceptions.SSLError):
         return _tls_reason(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"timed out after {endpoint.connect_timeout:g} s"
+        return (
+            f"no answer within {endpoint.connect_timeout:g} s: the host is down or "
+            "the traffic is filtered; check that it is up and that the runner may "
+            "reach its WinRM port"
+        )
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "the listener accepted the connection but did not answer in time"
     if isinstance(exc, requests.exceptions.ConnectionError):
