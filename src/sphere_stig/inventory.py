@@ -387,22 +387,67 @@ def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     return list(found.model_fields) if found is not None else []
 
 
+# What a key should hold, for pydantic's error types, in the words of YAML.
+_LIST = "should be a list, e.g. [sphere, prod]"
+_WHOLE = "should be a whole number, e.g. 443"
+_NUMBER = "should be a number, e.g. 10 or 2.5"
+_FLAG = "should be true or false"
+_EXPECTED = {
+    "tuple_type": _LIST,
+    "list_type": _LIST,
+    "dict_type": "should be a mapping of keys, 'key: value' each, not a list or "
+    "a single value",
+    "int_type": _WHOLE,
+    "int_parsing": _WHOLE,
+    "int_from_float": _WHOLE,
+    "float_type": _NUMBER,
+    "float_parsing": _NUMBER,
+    "bool_type": _FLAG,
+    "bool_parsing": _FLAG,
+    "string_type": "should be text",
+    "path_type": "should be a file path",
+    "too_short": "should not be empty",
+}
+# Keys whose value is the user's own list of names, safe to show back.
+_NAME_LISTS = frozenset({"roles", "groups"})
+
+
 def _explain(error: ErrorDetails, model: type[BaseModel], where: str) -> str:
     """One validation problem, in the words the author of the file needs.
 
-    The value given is never repeated: it could be a password written in
-    the wrong place.
+    The value given is not repeated, because it could be a password written
+    in the wrong place; only a name given for ``roles`` or ``groups``, and
+    values the suite's own checks quote (an address), are shown.
     """
-    kind = error["type"]
+    kind, loc = error["type"], error["loc"]
     if kind == "extra_forbidden":
-        known = _known_keys(model, error["loc"][:-1])
-        name = str(error["loc"][-1])
+        known = _known_keys(model, loc[:-1])
         return (
-            f"key {where}: not a known key; {did_you_mean(name, known, 'known keys')}"
+            f"key {where}: not a known key; "
+            f"{did_you_mean(str(loc[-1]), known, 'known keys')}"
         )
     if kind == "missing":
         return f"key {where}: missing; add it"
-    return f"key {where}: {error['msg'].removeprefix('Value error, ')}"
+    return f"key {where}: {_expected(error, model)}"
+
+
+def _expected(error: ErrorDetails, model: type[BaseModel]) -> str:
+    kind, loc, value = error["type"], error["loc"], error.get("input")
+    if kind == "model_type":
+        known = _known_keys(model, loc)
+        if known == ["env", "file"]:
+            return "should be a reference: {env: VARIABLE} or {file: path/to/secret}"
+        return f"should be a mapping of keys; known keys: {', '.join(known)}"
+    if kind in ("tuple_type", "list_type") and loc and str(loc[-1]) in _NAME_LISTS:
+        if isinstance(value, str):
+            return f"should be a list, e.g. [{value}]"
+    if kind == "string_type" and isinstance(value, int | float):
+        return "should be text; put the value in quotes"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    # Messages of the suite's own validators, and pydantic's "Input should
+    # be 'ntlm', 'kerberos', ..." for a choice, read well without the prefix.
+    return error["msg"].removeprefix("Value error, ").removeprefix("Input ")
 
 
 def _settings(

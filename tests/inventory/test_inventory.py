@@ -198,6 +198,100 @@ def test_an_invalid_address_is_refused_at_load(tmp_path, address, expected):
     assert str(err.value) == f"{path}: key hosts.app01.address: {expected}"
 
 
+HOST = "address: 10.0.0.1, roles: [sphere_server]"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_server], "
+            "groups: sphere}\n",
+            "hosts.app01.groups: should be a list, e.g. [sphere]",
+        ),
+        (
+            "hosts:\n  app01: {address: 10.0.0.1, roles: []}\n",
+            "hosts.app01.roles: should not be empty",
+        ),
+        (
+            "hosts: [app01]\n",
+            "hosts: should be a mapping of keys, 'key: value' each, not a list or "
+            "a single value",
+        ),
+        (
+            "hosts:\n  app01: sphere\n",
+            "hosts.app01: should be a mapping of keys; known keys: address, fqdn, "
+            "roles, groups, connections, inputs, asset",
+        ),
+        (
+            f"site: {{https_port: https}}\nhosts:\n  app01: {{{HOST}}}\n",
+            "site.https_port: should be a whole number, e.g. 443",
+        ),
+        (
+            f"defaults: {{winrm: {{connect_timeout: soon}}}}\n"
+            f"hosts:\n  app01: {{{HOST}}}\n",
+            "defaults.winrm.connect_timeout: should be a number, e.g. 10 or 2.5",
+        ),
+        (
+            f"defaults: {{ldap: {{use_ssl: maybe}}}}\nhosts:\n  app01: {{{HOST}}}\n",
+            "defaults.ldap.use_ssl: should be true or false",
+        ),
+        (
+            f"defaults: {{winrm: {{auth: ntml}}}}\nhosts:\n  app01: {{{HOST}}}\n",
+            "defaults.winrm.auth: should be 'ntlm', 'kerberos', 'credssp' or 'basic'",
+        ),
+        (
+            "hosts:\n  app01: {address: 10, roles: [sphere_server]}\n",
+            "hosts.app01.address: should be text; put the value in quotes",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_kind_says_what_is_expected(tmp_path, text, said):
+    # Given an inventory with a value YAML reads as the wrong kind
+    path = write(tmp_path, text)
+
+    # When it is loaded
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    # Then the key path and the expected kind are named in plain words
+    assert str(err.value) == f"{path}: key {said}"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "winrm: {password: [hunter2-secret]}",
+        "snmp: {auth_key: [hunter2-secret]}",
+        "snmp: {priv_key: {env: [hunter2-secret]}}",
+    ],
+)
+def test_a_misshapen_secret_is_never_echoed(tmp_path, block):
+    write(tmp_path, f"defaults: {{{block}}}\nhosts:\n  app01: {{{HOST}}}\n")
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    assert "hunter2" not in str(err.value)
+    assert "Input should" not in str(err.value)
+
+
+def test_a_secret_that_is_no_reference_says_how_to_write_one(tmp_path):
+    path = write(
+        tmp_path,
+        f"defaults: {{snmp: {{auth_key: [hunter2-secret]}}}}\n"
+        f"hosts:\n  app01: {{{HOST}}}\n",
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    assert str(err.value) == (
+        f"{path}: key defaults.snmp.auth_key: should be a reference: "
+        "{env: VARIABLE} or {file: path/to/secret}"
+    )
+
+
 def test_unknown_role_names_the_key_and_the_known_roles(tmp_path):
     write(tmp_path, "hosts:\n  app01: {address: 10.0.0.1, roles: [sphere_serevr]}\n")
     with pytest.raises(InventoryError) as err:
@@ -281,7 +375,7 @@ def test_problems_in_a_host_connection_are_named_under_the_host(tmp_path):
 
     # Then every problem has its own line, each at its key in the file
     assert str(err.value).splitlines() == [
-        f"{path}: key hosts.app01.connections.winrm.scheme: Input should be "
+        f"{path}: key hosts.app01.connections.winrm.scheme: should be "
         "'https' or 'http'",
         f"{path}: key hosts.app01.connections.winrm.password.fil: not a known key; "
         "did you mean file? known keys: env, file",
