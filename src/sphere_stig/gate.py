@@ -10,6 +10,7 @@ counts again. ``none`` fails on nothing (a report-only run).
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,9 +41,15 @@ def parse(value: str) -> frozenset[str]:
         return frozenset()
     unknown = tokens - set(TOKENS)
     if unknown or not tokens:
+        close = [
+            match
+            for t in sorted(unknown)
+            for match in difflib.get_close_matches(t, list(TOKENS), n=1)
+        ]
+        hints = f"did you mean {', '.join(close)}? " if close else ""
         raise GateError(
             f"--fail-on {value!r}: unknown {', '.join(sorted(unknown)) or 'empty value'}; "
-            f"use a comma-separated list of {', '.join(TOKENS)}, or none"
+            f"{hints}use a comma-separated list of {', '.join(TOKENS)}, or none"
         )
     return frozenset(tokens)
 

@@ -111,3 +111,5 @@ def test_none_is_report_only_and_unknown_tokens_are_usage_errors():
     assert not gate.decide([result(Status.ERROR)], frozenset()).failed
     with pytest.raises(gate.GateError, match="unknown cat4"):
         gate.parse("cat1,cat4")
+    with pytest.raises(gate.GateError, match="did you mean error\\? use a comma"):
+        gate.parse("errors")
