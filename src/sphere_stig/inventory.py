@@ -513,7 +513,8 @@ def load(
     if raw is None:
         raise InventoryError(
             f"{path}: no hosts defined (the file is empty or all commented out, "
-            "as the shipped templates are); uncomment and fill in its hosts"
+            "as the shipped templates are); copy a template to a file of your own, "
+            "uncomment it and fill in the hosts"
         )
     if not isinstance(raw, dict):
         raise InventoryError(f"{path}: expected a mapping with a 'hosts' key")
