@@ -30,6 +30,8 @@ from sphere_stig.exporters.checklist import (
 )
 from sphere_stig.exporters.validate import validate_ckl, validate_cklb, validate_pair
 from sphere_stig.inventory import load
+from sphere_stig.outcome import Status
+from sphere_stig.results import Result
 
 RULE_IDS = {r.rule_id for r in catalog.load_rules()}
 INVENTORIES = Path(__file__).resolve().parents[2] / "inventories"
@@ -446,3 +448,23 @@ def test_comments_from_answer_file_records():
         "State: valid\n"
         "Unused: true"
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "heading"),
+    [
+        ("answer", "Reviewer answer (not yet in force): it is dated after this run"),
+        ("waiver", "Waiver (not yet in force): granted for a day after this run"),
+    ],
+)
+def test_entries_dated_after_the_run_are_headed_as_not_in_force(kind, heading):
+    result = Result(
+        kind="stig",
+        id="V-224764",
+        host="sphere01",
+        status=Status.NOT_REVIEWED if kind == "answer" else Status.FAIL,
+        summary="s",
+        **{kind: {"state": "not yet in force", "ticket": "T-1"}},
+    )
+
+    assert content.comments(result).splitlines()[0] == heading

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sphere_stig import __version__, catalog, redact
+from sphere_stig.answers import NOT_YET
 from sphere_stig.official import OfficialBenchmark, OfficialRule
 from sphere_stig.outcome import CKL_STATUS, CKLB_STATUS, Status
 from sphere_stig.results import Result
@@ -395,8 +396,11 @@ def comments(result: Result | None) -> str:
 
 
 def _answer_heading(answer: Mapping[str, str]) -> str:
-    if str(answer.get("state", "")).lower() == "expired":
+    state = str(answer.get("state", "")).lower()
+    if state == "expired":
         return "Reviewer answer (expired): it no longer decides this rule"
+    if state == NOT_YET:
+        return "Reviewer answer (not yet in force): it is dated after this run"
     return "Reviewer answer (manual rule)"
 
 
@@ -411,6 +415,8 @@ def _waiver_heading(waiver: Mapping[str, str]) -> str:
         )
     if state == "expired":
         return "Waiver (expired): it no longer covers this finding"
+    if state == NOT_YET:
+        return "Waiver (not yet in force): granted for a day after this run"
     return "Waiver"
 
 
