@@ -220,3 +220,13 @@ def test_a_lapsed_waiver_makes_the_finding_new_again(tmp_path):
     assert f"{finding.id}" in render_text(diff)
     assert "Open -> Open (no longer waived)" in render_text(diff)
     assert main([str(old), str(new), "--fail-on-new"]) == 1
+
+
+def test_partial_runs_are_named_in_the_notes():
+    old_meta = {**make_meta(), "limit": "sphere01"}
+    new_meta = {**make_meta(), "interrupted": True}
+
+    diff = compare((old_meta, sphere01_results()), (new_meta, sphere01_results()[:2]))
+
+    assert "the old run was limited to sphere01" in diff.notes
+    assert any(n.startswith("the new run was interrupted") for n in diff.notes)

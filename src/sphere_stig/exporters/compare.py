@@ -175,6 +175,14 @@ def _notes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
             f"benchmark revision changed from {revisions[0]} to {revisions[1]}; "
             "rule IDs may have changed with it"
         )
+    for label, meta in (("old", old), ("new", new)):
+        if meta.get("interrupted"):
+            notes.append(
+                f"the {label} run was interrupted: it holds only part of its "
+                "results, so rules it lacks are not fixed or removed"
+            )
+        if meta.get("limit"):
+            notes.append(f"the {label} run was limited to {meta['limit']}")
     if old.get("inventory") and new.get("inventory") != old.get("inventory"):
         notes.append(
             f"the runs used different inventories ({old.get('inventory')} and "
