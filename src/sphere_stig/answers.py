@@ -3,10 +3,14 @@
 Two YAML files sit beside an inventory (the format is in docs/answers.md):
 
 * an answers file records what a reviewer found for a rule the suite cannot
-  judge (a catalog rule with ``manual: true``), for a set of hosts and for a
-  limited time;
+  judge (a catalog rule with ``manual: true``, or an overview requirement
+  with ``check: manual``), for a set of hosts and for a limited time;
 * a waivers file records that an open finding is accepted for a time, under
-  an approver's name and a ticket.
+  an approver's name and a ticket: a STIG rule, a port-table row or an
+  overview requirement.
+
+An entry's ``rule:`` key names one of them by its catalog ID: a Vuln ID
+(``V-224767``), a requirement ID (``AUTH-01``) or a port row ID (``LST-03``).
 
 :func:`apply` folds both into a verdict. An answer decides a manual rule
 while it is in force: from its date until it expires. A waiver or answer
@@ -111,9 +115,21 @@ def _iso_date(value: Any) -> date:
     raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD")
 
 
-def _vuln_id(value: str) -> str:
-    if not re.fullmatch(r"V-\d{5,6}", value):
-        raise ValueError(f"{value!r} is not a Vuln ID; write it as V-nnnnnn")
+# What a rule: key may name: a STIG rule, an overview requirement, a port row.
+_ID_FORMS = {
+    "rule": r"V-\d{5,6}",
+    "requirement": r"(AUTH|CERT|AGENT)-\d{2}",
+    "port": r"(LST|OUT)-\d{2}",
+}
+
+
+def _catalog_id(value: str) -> str:
+    if not any(re.fullmatch(form, value) for form in _ID_FORMS.values()):
+        raise ValueError(
+            f"{value!r} is not a catalog ID; write a Vuln ID (V-nnnnnn), a "
+            f"requirement ID (AUTH-nn, CERT-nn, AGENT-nn) or a port row ID "
+            f"(LST-nn, OUT-nn)"
+        )
     return value
 
 
@@ -131,7 +147,7 @@ def _pattern_list(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-VulnId = Annotated[str, AfterValidator(_vuln_id)]
+CatalogId = Annotated[str, AfterValidator(_catalog_id)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 HostPattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 HostPatterns = Annotated[
@@ -140,7 +156,7 @@ HostPatterns = Annotated[
 
 
 class _Entry(BaseModel):
-    """What answers and waivers share: a rule, the hosts, an expiry date."""
+    """What answers and waivers share: a catalog ID, the hosts, an expiry date."""
 
     # Ticket numbers and the like often arrive from YAML as numbers.
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
@@ -148,7 +164,7 @@ class _Entry(BaseModel):
     # The field that says when the entry took effect ("date" or "granted").
     START: ClassVar[str]
 
-    rule: VulnId
+    rule: CatalogId
     hosts: HostPatterns = ("*",)
     expires: IsoDate
 
@@ -190,7 +206,7 @@ class _Entry(BaseModel):
 
 
 class Answer(_Entry):
-    """A reviewer's result for a manual rule on the hosts that match."""
+    """A reviewer's result for a manual rule or requirement on the hosts that match."""
 
     status: Literal["NotAFinding", "Open", "Not_Applicable"]
     explanation: Text
@@ -202,7 +218,8 @@ class Answer(_Entry):
 
 
 class Waiver(_Entry):
-    """An accepted open finding: who approved it, under which ticket, how long."""
+    """An accepted open finding (rule, requirement or port row): who approved
+    it, under which ticket, how long."""
 
     justification: Text
     approver: Text
@@ -269,37 +286,124 @@ def load_answers(
     path: Path,
     rules: Iterable[catalog.Rule] | None = None,
     hosts: Iterable[str] | None = None,
+    requirements: Iterable[catalog.Requirement] | None = None,
+    ports: Iterable[catalog.PortRow] | None = None,
 ) -> AnswerBook:
-    """Read an answers file; every entry must name a manual rule of the catalog.
+    """Read an answers file; every entry must name a manual rule or a manual
+    requirement of the catalog.
 
     With ``hosts`` (every host of the inventory), each host pattern must
-    match one of them.
+    match one of them. ``rules``, ``requirements`` and ``ports`` default to
+    the packaged catalog's.
     """
-    return AnswerBook(path, _load(path, "answers", Answer, rules, hosts))
+    known = _Known.of(rules, requirements, ports)
+    return AnswerBook(path, _load(path, "answers", Answer, known, hosts))
 
 
 def load_waivers(
     path: Path,
     rules: Iterable[catalog.Rule] | None = None,
     hosts: Iterable[str] | None = None,
+    requirements: Iterable[catalog.Requirement] | None = None,
+    ports: Iterable[catalog.PortRow] | None = None,
 ) -> WaiverBook:
-    """Read a waivers file; every entry must name a rule of the catalog.
+    """Read a waivers file; every entry must name a rule, a requirement or a
+    port row of the catalog.
 
     With ``hosts`` (every host of the inventory), each host pattern must
-    match one of them.
+    match one of them. ``rules``, ``requirements`` and ``ports`` default to
+    the packaged catalog's.
     """
-    return WaiverBook(path, _load(path, "waivers", Waiver, rules, hosts))
+    known = _Known.of(rules, requirements, ports)
+    return WaiverBook(path, _load(path, "waivers", Waiver, known, hosts))
+
+
+Judged = catalog.Rule | catalog.Requirement | catalog.PortRow
+
+
+def _id_of(entry: Judged) -> str:
+    return entry.vuln_id if isinstance(entry, catalog.Rule) else entry.id
+
+
+def _is_manual(entry: Judged) -> bool:
+    """Whether a reviewer's answer may decide it: nothing on the host can."""
+    if isinstance(entry, catalog.Rule):
+        return entry.manual
+    if isinstance(entry, catalog.Requirement):
+        return entry.check == catalog.MANUAL
+    return False
+
+
+def _record_text(entry: Judged) -> str:
+    """What the reviewer should have written down, for the evidence."""
+    if isinstance(entry, catalog.Rule):
+        return (entry.record or "the reviewer's result").strip()
+    if isinstance(entry, catalog.Requirement):
+        return "the reviewer's result for: " + " ".join(entry.statement.split())
+    return "the reviewer's result"
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The catalog IDs an entry may name, by kind, in catalog order."""
+
+    rules: dict[str, catalog.Rule]
+    requirements: dict[str, catalog.Requirement]
+    ports: dict[str, catalog.PortRow]
+
+    @classmethod
+    def of(
+        cls,
+        rules: Iterable[catalog.Rule] | None,
+        requirements: Iterable[catalog.Requirement] | None,
+        ports: Iterable[catalog.PortRow] | None,
+    ) -> _Known:
+        return cls(
+            {r.vuln_id: r for r in (catalog.load_rules() if rules is None else rules)},
+            {
+                q.id: q
+                for q in (
+                    catalog.load_requirements()
+                    if requirements is None
+                    else requirements
+                )
+            },
+            {p.id: p for p in (catalog.load_ports() if ports is None else ports)},
+        )
+
+    def get(self, ident: str) -> Judged | None:
+        return (
+            self.rules.get(ident)
+            or self.requirements.get(ident)
+            or self.ports.get(ident)
+        )
+
+    def unknown(self, ident: str) -> str:
+        """Why an ID of the right form names nothing, and what to write."""
+        if ident.startswith("V-"):
+            return (
+                f"{ident} is not a rule of the catalog; check the Vuln ID against "
+                f"the STIG (V-nnnnnn)"
+            )
+        if re.fullmatch(_ID_FORMS["requirement"], ident):
+            return (
+                f"{ident} is not a requirement of the catalog; "
+                f"{did_you_mean(ident, self.requirements, 'requirements')}"
+            )
+        return (
+            f"{ident} is not a port row of the catalog; "
+            f"{did_you_mean(ident, self.ports, 'port rows')}"
+        )
 
 
 def _load(
     path: Path,
     key: str,
     model: type[E],
-    rules: Iterable[catalog.Rule] | None,
+    known: _Known,
     hosts: Iterable[str] | None,
 ) -> tuple[E, ...]:
     """The entries of the file; every problem in it is in the one error, a line each."""
-    known = {r.vuln_id: r for r in (catalog.load_rules() if rules is None else rules)}
     names = None if hosts is None else list(hosts)
     problems: list[str] = []
     entries: list[tuple[int, E]] = []
@@ -316,17 +420,15 @@ def _load(
         except ValidationError as exc:
             problems += (f"{label}: {text}" for text in _explain(exc))
             continue
-        rule = known.get(entry.rule)
-        if rule is None:
-            problems.append(
-                f"{label}: key rule: {entry.rule} is not a rule of the "
-                f"catalog; check the Vuln ID against the STIG (V-nnnnnn)"
-            )
+        judged = known.get(entry.rule)
+        if judged is None:
+            problems.append(f"{label}: key rule: {known.unknown(entry.rule)}")
             continue
-        if model is Answer and not rule.manual:
+        if model is Answer and not _is_manual(judged):
+            what = "port-table row " if isinstance(judged, catalog.PortRow) else ""
             problems.append(
-                f"{label}: key rule: {entry.rule} is checked automatically "
-                f"(check {rule.check}), so an answer cannot decide it; remove the "
+                f"{label}: key rule: {what}{entry.rule} is checked automatically "
+                f"(check {judged.check}), so an answer cannot decide it; remove the "
                 f"entry, or record an accepted open finding in a waivers file"
             )
             continue
@@ -457,35 +559,40 @@ class Applied:
 
 
 def apply(
-    rule: catalog.Rule,
+    rule: Judged,
     host_name: str,
     verdict: Verdict,
     answers: AnswerBook | None,
     waivers: WaiverBook | None,
     today: date,
 ) -> Applied:
-    """Fold the matching answer and waiver into a rule's verdict on one host."""
+    """Fold the matching answer and waiver into a verdict on one host.
+
+    ``rule`` is what was judged: a STIG rule, an overview requirement or a
+    port-table row of the catalog.
+    """
     if verdict.status is Status.ERROR:
         return Applied(verdict)
+    ident = _id_of(rule)
     answer = None
     # An answer decides what nothing else decided: a manual rule whose own
     # comparison (V-225096 with its input) judged the host keeps that verdict.
-    found = answers.find(rule.vuln_id, host_name) if answers is not None else None
+    found = answers.find(ident, host_name) if answers is not None else None
     if found is not None and answers is not None:
-        if rule.manual and verdict.status is Status.NOT_REVIEWED:
+        if _is_manual(rule) and verdict.status is Status.NOT_REVIEWED:
             verdict, answer = _answered(rule, verdict, found, answers.path, today)
         else:
             verdict = _set_aside(verdict, found, answers.path)
     waiver = None
     if waivers is not None:
-        found_waiver = waivers.find(rule.vuln_id, host_name)
+        found_waiver = waivers.find(ident, host_name)
         if found_waiver is not None:
             verdict, waiver = _waived(verdict, found_waiver, waivers.path, today)
     return Applied(verdict, answer, waiver)
 
 
 def _answered(
-    rule: catalog.Rule,
+    rule: Judged,
     verdict: Verdict,
     found: Match[Answer],
     path: Path,
@@ -539,7 +646,7 @@ def _answered(
     decided = Evidence(
         item="reviewer answer",
         observed=f"{a.status}: {a.explanation}",
-        expected=(rule.record or "the reviewer's result").strip(),
+        expected=_record_text(rule),
         source=source,
         ok=_EVIDENCE_OK[a.status],
     )

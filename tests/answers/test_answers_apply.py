@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from sphere_stig import catalog
+from sphere_stig import catalog, gate
 from sphere_stig.answers import (
+    EXPIRED,
+    VALID,
     Answer,
     AnswerBook,
     Applied,
@@ -519,3 +521,137 @@ def test_lab_files_on_sphere02(repo_root, today):
     assert (webapps.verdict.status, webapps.waiver["state"]) == (Status.FAIL, "valid")
     assert (lockout.verdict.status, lockout.waiver["state"]) == (Status.FAIL, "expired")
     assert roles == Applied(manual_verdict())
+
+
+# Requirements and port-table rows go through the same logic.
+
+OVERVIEW_ANSWERS = """
+answers:
+  - rule: AUTH-01
+    hosts: [sphere01]
+    status: NotAFinding
+    explanation: Every console account comes from the directory.
+    reviewer: M. Chen
+    date: 2026-11-30
+    expires: 2027-11-30
+    evidence: LAB-REV-0120
+"""
+
+OVERVIEW_WAIVERS = """
+waivers:
+  - rule: LST-07
+    hosts: ["*"]
+    justification: The agents move to 443 with the next release.
+    approver: R. Okafor
+    ticket: LAB-POAM-0020
+    granted: 2026-11-01
+    expires: 2027-05-01
+  - rule: AGENT-01
+    hosts: [sphere02]
+    justification: DCOM rights are granted by a group policy in review.
+    approver: R. Okafor
+    ticket: LAB-POAM-0021
+    granted: 2026-11-01
+    expires: 2026-12-01
+"""
+
+
+def port_row(row_id: str) -> catalog.PortRow:
+    (row,) = (r for r in catalog.load_ports() if r.id == row_id)
+    return row
+
+
+def requirement(req_id: str) -> catalog.Requirement:
+    (req,) = (q for q in catalog.load_requirements() if q.id == req_id)
+    return req
+
+
+def test_answer_decides_a_manual_requirement(write, today):
+    # Given the manual requirement AUTH-01, answered for sphere01
+    answers = load_answers(write(OVERVIEW_ANSWERS, "lab.answers.yml"))
+    req = requirement("AUTH-01")
+    unanswered = not_reviewed("Manual requirement: directory accounts only.")
+
+    # When the answers are applied on both hosts
+    applied = apply(req, "sphere01", unanswered, answers, None, today)
+    elsewhere = apply(req, "sphere02", unanswered, answers, None, today)
+
+    # Then the answer decides sphere01, with the statement as what was asked
+    assert applied.verdict.status is Status.PASS
+    assert applied.verdict.summary.startswith(
+        "Decided by a reviewer's answer: NotAFinding, given by M. Chen on 2026-11-30"
+    )
+    (evidence,) = applied.verdict.evidence
+    assert evidence.expected == (
+        "the reviewer's result for: Sphere administrators sign in with accounts "
+        "from the enterprise directory (Active Directory), not with accounts local "
+        "to the console."
+    )
+    assert (applied.answer["rule"], applied.answer["state"]) == ("AUTH-01", "valid")
+    # And sphere02 stays not reviewed
+    assert elsewhere == Applied(unanswered)
+
+
+def test_valid_waiver_on_an_open_port_row_keeps_it_open_and_ungated(write, today):
+    # Given LST-07 open on sphere01 and a waiver for it on every host
+    waivers = load_waivers(write(OVERVIEW_WAIVERS, "lab.waivers.yml"))
+    row = port_row("LST-07")
+    refused = failed(
+        "sphere01 does not answer as 13657 (TCP/IP) requires",
+        Evidence("TCP/IP tcp/13657", "refused", "accepting", "probe"),
+    )
+
+    # When the waivers are applied
+    applied = apply(row, "sphere01", refused, None, waivers, today)
+
+    # Then the finding stays open, with the waiver named in the summary
+    assert applied.verdict.status is Status.FAIL
+    assert applied.verdict.summary == (
+        "sphere01 does not answer as 13657 (TCP/IP) requires. Waiver "
+        "LAB-POAM-0020 approved by R. Okafor accepts this open finding until it "
+        "expires on 2027-05-01; the finding stays open."
+    )
+    assert applied.verdict.evidence == refused.evidence
+    assert (applied.waiver["entry"], applied.waiver["state"]) == ("waivers[0]", VALID)
+    # And the gate counts it as waived, not as an open port row
+    result = Result(
+        kind="port",
+        id="LST-07",
+        host="sphere01",
+        status=Status.FAIL,
+        summary=applied.verdict.summary,
+        waiver=applied.waiver,
+    )
+    assert result.waived and gate.token(result) == "ports"
+    decision = gate.decide([result], gate.parse(gate.DEFAULT))
+    assert not decision.failed and decision.waived_by == {"ports": 1}
+
+
+def test_expired_waiver_on_an_open_requirement_gates_it_again(write, today):
+    # Given AGENT-01 open on sphere02 and its waiver expired on 2026-12-01
+    waivers = load_waivers(write(OVERVIEW_WAIVERS, "lab.waivers.yml"))
+    open_finding = failed("Sphere's service account lacks DCOM rights.")
+
+    # When the waivers are applied on 2026-12-03
+    applied = apply(
+        requirement("AGENT-01"), "sphere02", open_finding, None, waivers, today
+    )
+
+    # Then the requirement is open and no longer waived
+    assert applied.verdict.summary.endswith(
+        "Waiver LAB-POAM-0021 approved by R. Okafor expired on 2026-12-01; the "
+        "finding is open and no longer waived."
+    )
+    assert applied.waiver["state"] == EXPIRED
+    result = Result(
+        kind="requirement",
+        id="AGENT-01",
+        host="sphere02",
+        status=Status.FAIL,
+        summary=applied.verdict.summary,
+        waiver=applied.waiver,
+    )
+    assert not result.waived
+    assert gate.decide([result], gate.parse(gate.DEFAULT)).blocking == {
+        "requirements": 1
+    }

@@ -402,8 +402,9 @@ def test_globs_star_and_case_match_the_inventory_hosts(write):
         (
             "rule: V-225096",
             "rule: V225096",
-            "answers[1] (V225096): key rule: 'V225096' is not a Vuln ID; "
-            "write it as V-nnnnnn",
+            "answers[1] (V225096): key rule: 'V225096' is not a catalog ID; write "
+            "a Vuln ID (V-nnnnnn), a requirement ID (AUTH-nn, CERT-nn, AGENT-nn) "
+            "or a port row ID (LST-nn, OUT-nn)",
         ),
         (
             "hosts: [app01, app02]",
@@ -609,3 +610,86 @@ def test_documented_examples_load(repo_root, write):
     assert [a.rule for a in answers.entries] == ["V-224767"]
     assert [w.rule for w in waivers.entries] == ["V-224781"]
     assert yaml.safe_load(answers_text)["answers"][0]["status"] == "NotAFinding"
+
+
+# Requirements and port-table rows: rule: names them by their catalog ID.
+
+WAIVER_KEYS = """
+    justification: accepted for now
+    approver: C. Approver
+    ticket: POAM-9
+    granted: 2026-11-26
+    expires: 2027-11-26
+"""
+
+
+def waiver_entry(rule: str) -> str:
+    return f"  - rule: {rule}\n" + WAIVER_KEYS.lstrip("\n")
+
+
+def test_answer_may_name_a_manual_requirement(write):
+    # Given answers for the manual requirements AUTH-01 and AUTH-04
+    path = write("answers:\n" + answer_entry("AUTH-01") + answer_entry("AUTH-04"))
+
+    # When the file is loaded
+    book = load_answers(path)
+
+    # Then both entries are kept and found by their requirement ID
+    assert [e.rule for e in book.entries] == ["AUTH-01", "AUTH-04"]
+    assert book.find("AUTH-01", "app01").index == 0
+
+
+def test_waiver_may_name_a_requirement_or_a_port_row(write):
+    # Given waivers for an automated requirement, a manual one and two port rows
+    rules = ("AGENT-01", "AUTH-03", "LST-07", "OUT-01")
+    path = write("waivers:\n" + "".join(map(waiver_entry, rules)), "w.yml")
+
+    # When the file is loaded
+    book = load_waivers(path)
+
+    # Then each entry is found by its ID
+    assert [e.rule for e in book.entries] == list(rules)
+    assert book.find("LST-07", "app01").entry.ticket == "POAM-9"
+
+
+@pytest.mark.parametrize(
+    ("rule", "what"),
+    [
+        ("AUTH-02", "AUTH-02 is checked automatically (check password_field_masked)"),
+        ("LST-07", "port-table row LST-07 is checked automatically (check tcp_port)"),
+    ],
+)
+def test_answer_for_an_automated_requirement_or_port_row_is_refused(write, rule, what):
+    path = write("answers:\n" + answer_entry(rule))
+
+    with pytest.raises(AnswersError) as info:
+        load_answers(path)
+
+    assert str(info.value) == (
+        f"{path}: answers[0] ({rule}): key rule: {what}, so an answer cannot "
+        "decide it; remove the entry, or record an accepted open finding in a "
+        "waivers file"
+    )
+
+
+def test_unknown_requirement_and_port_row_are_refused_with_a_hint(write):
+    # Given waivers naming a requirement and a port row the catalog lacks
+    path = write("waivers:\n" + waiver_entry("AUTH-09") + waiver_entry("LST-99"))
+
+    # When the file is loaded
+    with pytest.raises(AnswersError) as info:
+        load_waivers(path)
+
+    # Then each line names the entry, the close ID and the known ones
+    requirements = ", ".join(q.id for q in catalog.load_requirements())
+    ports = ", ".join(p.id for p in catalog.load_ports())
+    first, second = str(info.value).splitlines()
+    assert first == (
+        f"{path}: waivers[0] (AUTH-09): key rule: AUTH-09 is not a requirement of "
+        f"the catalog; did you mean AUTH-04? requirements: {requirements}"
+    )
+    assert second.startswith(
+        f"{path}: waivers[1] (LST-99): key rule: LST-99 is not a port row of the "
+        "catalog; did you mean LST-"
+    )
+    assert second.endswith(f"? port rows: {ports}")

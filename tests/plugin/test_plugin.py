@@ -8,6 +8,7 @@ facts) and runs pytest on it in a subprocess, as a user would.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -215,6 +216,55 @@ def test_answers_file_decides_manual_rules(project, tmp_path):
     assert got[("V-224767", "good01")]["ckl_status"] == "NotAFinding"
     assert got[("V-224767", "good01")]["answer"]["reviewer"] == "A. Reviewer"
     assert got[("V-224767", "bad01")]["ckl_status"] == "Not_Reviewed"
+
+
+def test_port_row_waiver_and_requirement_answer_reach_gate_and_results(
+    project, tmp_path
+):
+    # Given LST-07 (TCP 13657) open on every host, waived everywhere, and a
+    # reviewer's answer for the manual requirement AUTH-01 on good01
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(
+        "waivers:\n  - rule: LST-07\n    justification: Agents move to 443 in Q1\n"
+        "    approver: A. Approver\n    ticket: POAM-7\n"
+        "    granted: 2026-01-01\n    expires: 2099-01-01\n"
+    )
+    answers = tmp_path / "answers.yml"
+    answers.write_text(
+        "answers:\n  - rule: AUTH-01\n    hosts: [good01]\n    status: NotAFinding\n"
+        "    explanation: Console logons come from the directory only\n"
+        "    reviewer: A. Reviewer\n    date: 2026-01-01\n    expires: 2099-01-01\n"
+        "    evidence: CHG-2\n"
+    )
+    selected = ("--inventory", "t", "-k", "LST-07 or AUTH-01")
+    unwaived = run(project, *selected)
+    assert unwaived.ret == 1
+    shutil.rmtree(project.path / "out")
+
+    # When the run reads both files
+    result = run(project, *selected, f"--waivers={waivers}", f"--answers={answers}")
+
+    # Then the open port rows are waived, so the default gate passes
+    assert result.ret == 0
+    assert result.outlines[-2] == (
+        "sphere-stig: gate passed (fail-on cat1,cat2,error,ports,requirements): "
+        "nothing open outside waivers; 3 waived, so not counted (3 open port rows)"
+    )
+    # And results.json carries the waiver beside the open finding
+    got = results(project)
+    row = got[("LST-07", "bad01")]
+    assert row["ckl_status"] == "Open"
+    assert (row["waiver"]["ticket"], row["waiver"]["state"]) == ("POAM-7", "valid")
+    assert "Waiver POAM-7 approved by A. Approver" in row["summary"]
+    # And the answer decides AUTH-01 on good01 only
+    assert got[("AUTH-01", "good01")]["ckl_status"] == "NotAFinding"
+    assert got[("AUTH-01", "good01")]["answer"]["evidence"] == "CHG-2"
+    assert got[("AUTH-01", "bad01")]["ckl_status"] == "Not_Reviewed"
+    # And the HTML report's row shows the waiver
+    (run_dir,) = (project.path / "out" / "t").iterdir()
+    assert "Waiver POAM-7 (valid): approved by A. Approver" in (
+        run_dir / "report.html"
+    ).read_text(encoding="utf-8")
 
 
 def test_fail_on_sets_the_exit_status(project):
