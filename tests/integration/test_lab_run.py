@@ -50,6 +50,8 @@ EXPECTED_OTHER = {
         for req in ("AUTH-01", "AUTH-03", "AUTH-04")
         for h in ("sphere01", "sphere02")
     },
+    # The lab's answer decides the manual requirement on sphere01.
+    ("AUTH-01", "sphere01"): NAF,
     ("AUTH-02", "sphere01"): NAF,
     ("AUTH-02", "sphere02"): NAF,
     ("CERT-01", "sphere01"): NAF,
@@ -122,6 +124,11 @@ def test_answers_and_waivers_reach_the_results(lab_run):
     assert expired["answer"]["state"] == "expired" and "expired" in expired["summary"]
     waived = got[("V-224781", "sphere02")]
     assert waived["ckl_status"] == OPEN and waived["waiver"]["state"] == "valid"
+    # A port row can be waived too: still Open, kept out of the gate
+    row = got[("LST-17", "sphere02")]
+    assert row["ckl_status"] == OPEN and row["waiver"]["ticket"] == "LAB-POAM-0015"
+    answered = got[("AUTH-01", "sphere01")]
+    assert answered["answer"]["evidence"].startswith("LAB-REV-0120")
     lapsed = got[("V-224784", "sphere02")]
     assert lapsed["ckl_status"] == OPEN and lapsed["waiver"]["state"] == "expired"
 
@@ -133,7 +140,10 @@ def test_gate_fails_the_run_and_says_why(lab_run):
     assert lines[-2].startswith(
         "sphere-stig: gate FAILED (fail-on cat1,cat2,error,ports,requirements): "
     )
-    assert "; 1 waived" in lines[-2]
+    assert (
+        "; 2 waived, so not counted (1 open CAT II finding, 1 open port row)"
+        in (lines[-2])
+    )
     assert lines[-1].endswith(f"reports in {run_dir}/")
 
 
