@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -293,7 +293,8 @@ def load_answers(
     requirement of the catalog.
 
     With ``hosts`` (every host of the inventory), each host pattern must
-    match one of them. ``rules``, ``requirements`` and ``ports`` default to
+    match one of them; given as a mapping of host to roles, the hosts an
+    entry matches must include one its rule, row or requirement applies to. ``rules``, ``requirements`` and ``ports`` default to
     the packaged catalog's.
     """
     known = _Known.of(rules, requirements, ports)
@@ -311,7 +312,8 @@ def load_waivers(
     port row of the catalog.
 
     With ``hosts`` (every host of the inventory), each host pattern must
-    match one of them. ``rules``, ``requirements`` and ``ports`` default to
+    match one of them; given as a mapping of host to roles, the hosts an
+    entry matches must include one its rule, row or requirement applies to. ``rules``, ``requirements`` and ``ports`` default to
     the packaged catalog's.
     """
     known = _Known.of(rules, requirements, ports)
@@ -433,7 +435,10 @@ def _load(
             )
             continue
         if names is not None:
-            problems += _unmatched(label, entry, names)
+            unmatched = _unmatched(label, entry, names)
+            problems += unmatched
+            if not unmatched and isinstance(hosts, Mapping):
+                problems += _not_applicable(label, entry, judged, hosts)
         entries.append((index, entry))
     problems += _repeated_patterns(path, key, entries)
     if problems:
@@ -527,6 +532,31 @@ def _unmatched(label: str, entry: _Entry, hosts: list[str]) -> list[str]:
         f"{did_you_mean(pattern, hosts, 'hosts')}; fix the name or remove it"
         for pattern in entry.hosts
         if all(_specificity(pattern, host) is None for host in hosts)
+    ]
+
+
+def _not_applicable(
+    label: str,
+    entry: _Entry,
+    judged: catalog.Rule | catalog.Requirement | catalog.PortRow,
+    roles: Mapping[str, Sequence[str]],
+) -> list[str]:
+    # An entry for hosts the rule never runs on would be loaded and then
+    # never shown anywhere.
+    wanted = (
+        judged.target_roles if isinstance(judged, catalog.PortRow) else judged.roles
+    )
+    matched = [
+        host
+        for host in roles
+        if any(_specificity(pattern, host) is not None for pattern in entry.hosts)
+    ]
+    if any(set(roles[host]) & set(wanted) for host in matched):
+        return []
+    return [
+        f"{label}: {entry.rule} applies to hosts with the role "
+        f"{' or '.join(wanted)}, and none of {', '.join(matched)} has it, so the "
+        "entry would never be used; fix its hosts or remove it"
     ]
 
 

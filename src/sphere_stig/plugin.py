@@ -243,7 +243,9 @@ def _load_decisions(config: pytest.Config, inventory: Inventory):
     answers_path = config.getoption("answers") or inventory.answers
     waivers_path = config.getoption("waivers") or inventory.waivers
     xccdf = config.getoption("stig_xccdf")
-    hosts = [h.name for h in inventory.hosts]
+    # By name with their roles: a pattern must match a host, and an entry
+    # must match a host its rule applies to.
+    hosts = {h.name: h.roles for h in inventory.hosts}
     try:
         answers = (
             load_answers(Path(answers_path), hosts=hosts) if answers_path else None

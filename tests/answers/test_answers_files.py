@@ -351,6 +351,29 @@ def test_a_pattern_that_matches_no_host_of_the_inventory_is_refused(write):
     )
 
 
+def test_an_entry_for_hosts_its_rule_never_runs_on_is_refused(write):
+    # Given a waiver of a STIG rule (Sphere servers only) for the database host
+    path = write(WAIVERS.replace("hosts: [app0*]", "hosts: [sphere-db01]"))
+    roles = {
+        "sphere-app01": ("sphere_server",),
+        "sphere-app02": ("sphere_server",),
+        "sphere-db01": ("database_server",),
+    }
+
+    with pytest.raises(AnswersError) as info:
+        load_waivers(path, hosts=roles)
+
+    # Then it is named, instead of loading and never showing anywhere
+    assert str(info.value) == (
+        f"{path}: waivers[0] (V-224781): V-224781 applies to hosts with the role "
+        "sphere_server, and none of sphere-db01 has it, so the entry would never "
+        "be used; fix its hosts or remove it"
+    )
+    # And the same entry for a Sphere server loads
+    fixed = write(WAIVERS.replace("hosts: [app0*]", "hosts: [sphere-app0*]"))
+    assert load_waivers(fixed, hosts=roles).entries
+
+
 def test_each_pattern_of_an_entry_must_match_a_host(write):
     # Given an answer for two hosts, the second misspelt beyond a close match
     path = write("answers:\n" + answer_entry("V-224767", "[sphere-app01, mail9]"))
