@@ -229,6 +229,19 @@ def _address(value: str) -> str:
     return text
 
 
+def _fqdn(value: str | None) -> str | None:
+    """A DNS name (it is sent as the TLS server name), not an address."""
+    if value is None:
+        return value
+    text = _address(value)
+    if ":" in text or re.fullmatch(r"[0-9.]+", text):
+        raise ValueError(
+            f"{value!r} is an address; fqdn is the host's DNS name, such as "
+            "sphere-app01.example.mil (the address goes under address)"
+        )
+    return text
+
+
 class HostSpec(_Model):
     address: str
     fqdn: str | None = None
@@ -239,6 +252,7 @@ class HostSpec(_Model):
     asset: AssetInfo = AssetInfo()
 
     _check_address = field_validator("address")(_address)
+    _check_fqdn = field_validator("fqdn")(_fqdn)
 
 
 class SiteSpec(_Model):

@@ -198,6 +198,31 @@ def test_an_invalid_address_is_refused_at_load(tmp_path, address, expected):
     assert str(err.value) == f"{path}: key hosts.app01.address: {expected}"
 
 
+@pytest.mark.parametrize(
+    ("fqdn", "expected"),
+    [
+        (
+            "10.20.30.40",
+            "'10.20.30.40' is an address; fqdn is the host's DNS name, such as "
+            "sphere-app01.example.mil (the address goes under address)",
+        ),
+        ("sphere_app01.example.mil", "is not an IP address or a DNS host name"),
+    ],
+)
+def test_an_fqdn_that_is_no_dns_name_is_refused_at_load(tmp_path, fqdn, expected):
+    path = write(
+        tmp_path,
+        "hosts:\n  app01: {address: 10.20.30.40, "
+        f"fqdn: '{fqdn}', roles: [sphere_server]}}\n",
+    )
+
+    with pytest.raises(InventoryError) as err:
+        load("site", tmp_path, ROLES)
+
+    assert str(err.value).startswith(f"{path}: key hosts.app01.fqdn: ")
+    assert expected in str(err.value)
+
+
 HOST = "address: 10.0.0.1, roles: [sphere_server]"
 
 
