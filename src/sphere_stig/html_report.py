@@ -64,8 +64,6 @@ SUMMARY_COLUMNS = (
     ("NotAFinding", "NotAFinding"),
 )
 
-_MARKS = {True: "ok", False: "FAIL", None: "info"}
-
 _STYLE = """
 <style>
   #results-table td { vertical-align: top; }
@@ -266,7 +264,7 @@ def _decision_text(result: Result) -> str:
 
 def _evidence(evidence: Iterable[Evidence]) -> str:
     rows = "".join(
-        f'<tr class="{_MARKS[e.ok]}"><td>{_MARKS[e.ok]}</td><td>{_text(e.item)}</td>'
+        f'<tr class="{e.mark}"><td>{e.mark}</td><td>{_text(e.item)}</td>'
         f"<td>{_text(e.observed)}</td><td>{_text(e.expected)}</td>"
         f"<td>{_text(e.source)}</td></tr>"
         for e in evidence

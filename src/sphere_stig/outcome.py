@@ -55,10 +55,14 @@ class Evidence:
     source: str
     ok: bool | None = None
 
+    @property
+    def mark(self) -> str:
+        """How a report labels the observation: ok, FAIL or info."""
+        return {True: "ok", False: "FAIL", None: "info"}[self.ok]
+
     def line(self) -> str:
-        mark = {True: "ok", False: "FAIL", None: "info"}[self.ok]
         return (
-            f"[{mark}] {self.item}: observed {self.observed}; "
+            f"[{self.mark}] {self.item}: observed {self.observed}; "
             f"expected {self.expected} (source: {self.source})"
         )
 
