@@ -6,9 +6,10 @@ import subprocess
 
 import pytest
 
-from sphere_stig import catalog, inventory
+from sphere_stig import catalog
 from sphere_stig.outcome import Status
 from sphere_stig.portchecks import ping
+from tests.portchecks.hosts import one_host
 
 ROW = next(r for r in catalog.load_ports() if r.check == "icmp_tcp_any")
 REPLY = """PING 127.0.0.9 (127.0.0.9) 56(84) bytes of data.
@@ -27,11 +28,7 @@ SILENCE = """PING 127.0.0.9 (127.0.0.9) 56(84) bytes of data.
 
 @pytest.fixture
 def host(tmp_path):
-    path = tmp_path / "inventory.yml"
-    path.write_text(
-        "hosts:\n  mon9:\n    address: 127.0.0.9\n    roles: [windows_server]\n"
-    )
-    return inventory.load(str(path), tmp_path, catalog.load_roles()).host("mon9")
+    return one_host(tmp_path, "mon9", "127.0.0.9", "windows_server")
 
 
 def answer(monkeypatch, stdout, returncode):

@@ -25,6 +25,7 @@ from sphere_stig.collectors.smtpprobe import SmtpProbe, probe_smtp
 from sphere_stig.outcome import Status
 from sphere_stig.portchecks import smtp as check
 from sphere_stig.ports import evaluate_port
+from tests.portchecks.hosts import one_host
 
 ADDRESS = "127.0.0.43"
 ROW = next(r for r in catalog.load_ports() if r.id == "LST-06")
@@ -226,12 +227,9 @@ def test_closed_port_is_refused():
 
 
 def make_host(tmp_path, name="mail9"):
-    path = tmp_path / "inventory.yml"
-    path.write_text(
-        f"hosts:\n  {name}:\n    address: 127.0.0.46\n    fqdn: {name}.lab.example\n"
-        "    roles: [smtp_gateway]\n"
+    return one_host(
+        tmp_path, name, "127.0.0.46", "smtp_gateway", fqdn=f"{name}.lab.example"
     )
-    return inventory.load(str(path), tmp_path, catalog.load_roles()).host(name)
 
 
 def canned(monkeypatch, **states):

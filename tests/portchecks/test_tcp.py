@@ -6,11 +6,12 @@ import socket
 
 import pytest
 
-from sphere_stig import catalog, inventory
+from sphere_stig import catalog
 from sphere_stig.collectors import netprobe
 from sphere_stig.collectors.netprobe import PortProbe, forget_probes, probe_tcp
 from sphere_stig.outcome import CollectionError, Status
 from sphere_stig.ports import judge_ports
+from tests.portchecks.hosts import one_host
 
 HTTPS = next(r for r in catalog.load_ports() if r.id == "LST-01")
 ADDRESS = "127.0.0.47"
@@ -18,11 +19,7 @@ ADDRESS = "127.0.0.47"
 
 @pytest.fixture
 def host(tmp_path):
-    path = tmp_path / "inventory.yml"
-    path.write_text(
-        f"hosts:\n  sphere7:\n    address: {ADDRESS}\n    roles: [sphere_server]\n"
-    )
-    return inventory.load(str(path), tmp_path, catalog.load_roles()).host("sphere7")
+    return one_host(tmp_path, "sphere7", ADDRESS, "sphere_server")
 
 
 def probe(port, state, detail=""):
