@@ -16,6 +16,7 @@ from sphere_stig.checks import REGISTRY, Facts, Inputs
 from sphere_stig.collectors.cache import FactCache
 from sphere_stig.inventory import Host
 from sphere_stig.outcome import Evidence, Verdict, not_reviewed
+from sphere_stig.ports import PORT_NEEDS
 
 NOT_IMPLEMENTED = "check not implemented yet"
 # The connection block through which a fact source reaches a host: its
@@ -134,17 +135,19 @@ def _rules_and_requirements() -> list[catalog.Rule | catalog.Requirement]:
     return [*catalog.load_rules(), *catalog.load_requirements()]
 
 
-def _port_connection(row: catalog.PortRow) -> str | None:
-    """The connection block whose credentials a port row's probe uses, if any."""
-    if row.check == "snmp_trap":
-        # Judged from the Sphere server's UDP endpoints in its Windows facts.
-        return "winrm"
+def _port_connections(row: catalog.PortRow) -> set[str]:
+    """The connection blocks whose credentials a port row's check uses."""
+    used = {
+        SOURCE_CONNECTIONS[source]
+        for source in PORT_NEEDS.get(row.check, ())
+        if source in SOURCE_CONNECTIONS
+    }
     if row.check == "tds_port":
         # The probe logs in when the host has a password.
-        return "sql"
+        used.add("sql")
     if row.check == "udp_service" and "SNMP" in row.protocols.upper():
-        return "snmp"
-    return None
+        used.add("snmp")
+    return used
 
 
 def connections_used(host: Host) -> set[str]:
@@ -162,9 +165,8 @@ def connections_used(host: Host) -> set[str]:
     }
     used = {SOURCE_CONNECTIONS[s] for s in sources if s in SOURCE_CONNECTIONS}
     for row in catalog.load_ports():
-        kind = _port_connection(row)
-        if kind is not None and host.has_role(*row.target_roles):
-            used.add(kind)
+        if host.has_role(*row.target_roles):
+            used |= _port_connections(row)
     return used
 
 

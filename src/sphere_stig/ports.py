@@ -2,11 +2,11 @@
 
 A row says which source talks to which target on which port. The suite probes
 the target from the runner, or, where a probe proves nothing (a UDP port that
-only receives), asks the target host itself through its Windows facts. Rows whose target is outside the inventory
-(Apple push, the ISEC7 licence server) and rows with no fixed port can only
-be confirmed on the source host's firewall and are reported as not reviewed.
-Rows with a legend condition apply only when the inventory says the condition
-holds.
+only receives), asks the target host itself through its Windows facts. Rows
+whose target is outside the inventory (Apple push, the ISEC7 licence server)
+and rows with no fixed port can only be confirmed on the source host's
+firewall and are reported as not reviewed. Rows with a legend condition
+apply only when the inventory says the condition holds.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ PortCheck = Callable[..., Verdict]
 # Port check name (ports.yml ``check``) -> the function that probes and
 # judges a row on a host. Protocol modules add theirs with @port_check.
 PORT_CHECKS: dict[str, PortCheck] = {}
-# The checks that read the target's gathered facts: called with the run's
-# FactCache as a third argument.
-HOST_FACT_CHECKS: set[str] = set()
+# The fact sources (as in the rule checks' ``needs``) a port check reads
+# from the target itself; such a check is called with the run's FactCache
+# as a third argument.
+PORT_NEEDS: dict[str, tuple[str, ...]] = {}
 
 
 def port_check(
-    name: str, *, host_facts: bool = False
+    name: str, *, needs: tuple[str, ...] = ()
 ) -> Callable[[PortCheck], PortCheck]:
     if name not in catalog.PORT_CHECKS:
         raise ValueError(f"port check {name!r} is not a check name of ports.yml")
@@ -49,8 +50,8 @@ def port_check(
         if name in PORT_CHECKS:
             raise ValueError(f"port check {name} registered twice")
         PORT_CHECKS[name] = fn
-        if host_facts:
-            HOST_FACT_CHECKS.add(name)
+        if needs:
+            PORT_NEEDS[name] = needs
         return fn
 
     return wrap
@@ -89,7 +90,7 @@ def evaluate_port(
             f"{row.source} -> {row.target} {row.protocols} {row.port_text} on the "
             "firewall of the source host"
         )
-    if row.check in HOST_FACT_CHECKS:
+    if row.check in PORT_NEEDS:
         if facts is None:
             raise TypeError(f"port check {row.check} needs the run's FactCache")
         return check(row, host, facts)

@@ -6,12 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from sphere_stig import catalog, inventory
+from sphere_stig import catalog
 from sphere_stig.collectors.cache import trap_ports
 from sphere_stig.facts import Listener
 from sphere_stig.outcome import CheckError, CollectionError, Status
-from sphere_stig.ports import HOST_FACT_CHECKS, evaluate_port
+from sphere_stig.ports import PORT_NEEDS, evaluate_port
 from tests.checks.check_facts import windows_facts
+from tests.portchecks.hosts import one_host
 
 ROW = next(r for r in catalog.load_ports() if r.id == "LST-17")
 
@@ -33,11 +34,7 @@ class Facts:
 
 @pytest.fixture
 def host(tmp_path):
-    path = tmp_path / "inventory.yml"
-    path.write_text(
-        "hosts:\n  sphere9:\n    address: 127.0.0.49\n    roles: [sphere_server]\n"
-    )
-    return inventory.load(str(path), tmp_path, catalog.load_roles()).host("sphere9")
+    return one_host(tmp_path, "sphere9", "127.0.0.49", "sphere_server")
 
 
 def facts_with(*udp: Listener, warnings=()):
@@ -47,7 +44,7 @@ def facts_with(*udp: Listener, warnings=()):
 def test_the_catalog_trap_row_is_the_one_the_collector_asks_about():
     assert ROW.check == "snmp_trap" and ROW.transport == "udp"
     assert trap_ports() == (1620,)
-    assert "snmp_trap" in HOST_FACT_CHECKS
+    assert PORT_NEEDS["snmp_trap"] == ("windows",)
 
 
 def test_a_socket_on_the_trap_port_passes_naming_the_process(host):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SECTION = "udp_listeners"
 
 
-@port_check("snmp_trap", host_facts=True)
+@port_check("snmp_trap", needs=("windows",))
 def snmp_trap(row: catalog.PortRow, host: Host, facts: FactCache) -> Verdict:
     windows = facts.windows(host)
     source = f"{host.name}: UDP endpoints (Get-NetUDPEndpoint, {SOURCE})"
