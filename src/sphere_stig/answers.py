@@ -14,8 +14,8 @@ An entry's ``rule:`` key names one of them by its catalog ID: a Vuln ID
 
 :func:`apply` folds both into a verdict. An answer decides a manual rule
 while it is in force: from its date until it expires. A waiver or answer
-dated after the day of the run is not yet in force and counts for nothing. A waiver never
-changes a verdict: the finding stays open and the waiver travels beside it
+dated after the day of the run is not yet in force and counts for nothing.
+A waiver never changes a verdict: the finding stays open and the waiver travels beside it
 (``Result.waiver``) into the checklist comments. Error verdicts are left
 alone, because nothing is known about the rule on that host.
 
@@ -294,8 +294,9 @@ def load_answers(
 
     With ``hosts`` (every host of the inventory), each host pattern must
     match one of them; given as a mapping of host to roles, the hosts an
-    entry matches must include one its rule, row or requirement applies to. ``rules``, ``requirements`` and ``ports`` default to
-    the packaged catalog's.
+    entry matches must include one its rule, row or requirement applies to.
+    ``rules``, ``requirements`` and ``ports`` default to the packaged
+    catalog's.
     """
     known = _Known.of(rules, requirements, ports)
     return AnswerBook(path, _load(path, "answers", Answer, known, hosts))
@@ -313,8 +314,9 @@ def load_waivers(
 
     With ``hosts`` (every host of the inventory), each host pattern must
     match one of them; given as a mapping of host to roles, the hosts an
-    entry matches must include one its rule, row or requirement applies to. ``rules``, ``requirements`` and ``ports`` default to
-    the packaged catalog's.
+    entry matches must include one its rule, row or requirement applies to.
+    ``rules``, ``requirements`` and ``ports`` default to the packaged
+    catalog's.
     """
     known = _Known.of(rules, requirements, ports)
     return WaiverBook(path, _load(path, "waivers", Waiver, known, hosts))
@@ -538,7 +540,7 @@ def _unmatched(label: str, entry: _Entry, hosts: list[str]) -> list[str]:
 def _not_applicable(
     label: str,
     entry: _Entry,
-    judged: catalog.Rule | catalog.Requirement | catalog.PortRow,
+    judged: Judged,
     roles: Mapping[str, Sequence[str]],
 ) -> list[str]:
     # An entry for hosts the rule never runs on would be loaded and then
